@@ -66,6 +66,8 @@ class Instance:
       predicate: the PRG predicate (`hardnet.prg.Predicate`), or None.
       n: seed length of PRG families, or None.
       notes: flags that results must carry, e.g. ("unsafe tau",) or ("empirically smoothed",).
+      materialized: for lazily evaluated families, a float64 NumPy reference evaluator for tiny
+        sizes: `(params, x) -> (y, pre)` with every hidden unit's pre-activation `pre[num, units]`.
     """
 
     family: str
@@ -81,6 +83,7 @@ class Instance:
     predicate: Any = None
     n: int | None = None
     notes: tuple[str, ...] = ()
+    materialized: Callable[[Params, Array], tuple[Any, Any]] | None = None
 
     @property
     def id(self) -> str:

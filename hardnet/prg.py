@@ -215,7 +215,7 @@ def bbin_length(n: int, k: int) -> int:
 
 
 def bbin_bits(hyperedge: Array, n: int) -> Array:
-    """The B-bin code `β(S) ∈ {0,1}^L` of a tuple (chunk j = binary `i_j`, most significant first)."""
+    """The B-bin code `β(S) ∈ {0,1}^L` of a tuple (chunk j is `i_j` in binary, MSB first)."""
     width = n.bit_length() - 1
     shifts = jnp.arange(width - 1, -1, -1, dtype=jnp.int32)
     return ((hyperedge[..., :, None] >> shifts) & 1).reshape(hyperedge.shape[:-1] + (-1,))

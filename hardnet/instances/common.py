@@ -71,5 +71,6 @@ def check_prg_args(
 def check_sample_size(family: str, num: int, row_elements: int) -> None:
     """Called at trace time (num is static): refuse samples that cannot fit in memory."""
     validation.check_int("num", num, low=1)
-    validation.check_fits(f"{family}: sampling num={num} rows of {row_elements} floats",
-                          num * row_elements)
+    validation.check_fits(
+        f"{family}: sampling num={num} rows of {row_elements} floats", num * row_elements
+    )

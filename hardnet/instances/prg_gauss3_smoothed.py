@@ -1,9 +1,207 @@
-"""Placeholder: being written."""
+"""F3 `prg_gauss3_smoothed` [DSV23 setting, reconstruction]: depth 3, Gaussian input, all
+parameters smoothed by i.i.d. `N(0, τ²)` noise.
 
-from hardnet.base import Instance
+This construction is a *reconstruction* consistent with the statements of Daniely, Srebro &
+Vardi (NeurIPS 2023, arXiv 2302.07426): depth 3 under a Gaussian input with noise on all
+parameters. It is not copied from their proofs.
+
+Input `z ~ N(0, I_d)`, `d ≥ L = k log2 n`; the first L sign bits `1[z_q > 0]` are the B-bin code
+of a tuple S* (chunk j of log2 n bits is the binary index `i_j`).
+
+- Layer 1 (seed-free): per coordinate q < L four ReLUs `u_t = σ(α(z_q + o_t))`,
+  `o = (δ, 0, −δ, −2δ)`; step `f_q = (u_1 − u_2)/(αδ)` (0 for z ≤ 0, 1 for z ≥ δ) and tent
+  `m_q = (u_0 − u_1 − u_2 + u_3)/(αδ)` (1 on [0, δ], 0 off (−δ, 2δ)). Padding coordinates have
+  zero weights before noise. Scaling: `α = 1/√δ` puts the slope `1/δ` half in each layer.
+- Layer 2 (seed-free): one unit per hyperedge S with code `β(S)`,
+  `g_S = σ(1 − 2 Ham(β(S), f) − 2 Σ_q m_q)`, `Ham = Σ_q [β_q(1 − f_q) + (1 − β_q) f_q]`; as weights
+  on `(u_0, u_1, u_2, u_3)` of coordinate q: `(−2, 4β_q, 4 − 4β_q, −2)/(αδ)`, bias `1 − 2|β(S)|`.
+  A clean match gives 1, any other S at most −1.
+- Output (linear, the seed enters here only): `N(z) = Σ_S P(s_S) g_S(z) + b_out`.
+
+Noise margin rule: the noise on a layer-2 pre-activation has std
+`≈ τ √(A (d c² / (α² δ²) + α²))`, A = 2L active layer-1 units, c = 4; it must stay below 1/12.
+
+Lazy evaluation: under the margin rule only the decoded candidate S* can be active, so
+`N(z) = (P(s_S*) + τ ξ_out) σ(pre_S*(z)) + b_out` when S* has distinct indices, else `b_out`;
+the noisy weights of S* are regenerated from `key_S*`. `materialized` evaluates every unit in
+float64 NumPy (tiny sizes) and returns all pre-activations, so tests can check that no
+competitor is active.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.stats import norm
+
+from hardnet import prg, validation
+from hardnet.base import Array, Instance, row_keys
+from hardnet.instances import common, smoothing
 
 FAMILY = "prg_gauss3_smoothed"
+OFFSETS = (1.0, 0.0, -1.0, -2.0)  # in units of δ
+MAX_COEF = 4.0  # largest layer-2 coefficient, in units of 1/(αδ)
 
 
-def make(**kwargs) -> Instance:
-    raise NotImplementedError(FAMILY)
+def noise_std(tau: float, length: int, d: int, alpha: float, delta: float) -> float:
+    """Std of the noise on a layer-2 pre-activation, `τ √(2L (d c²/(α²δ²) + α²))`."""
+    return tau * math.sqrt(2 * length * (d * MAX_COEF**2 / (alpha * delta) ** 2 + alpha**2))
+
+
+def make(
+    n: int = 128,
+    k: int | None = None,
+    predicate: str = "xor_maj(5,7)",
+    d: int | None = None,
+    delta: float = 1e-2,
+    tau: float = 1e-5,
+    alpha: float | None = None,
+    null: bool = False,
+    allow_unsafe_tau: bool = False,
+) -> Instance:
+    n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
+    k = pred.k
+    validation.check_power_of_two("n", n, "the B-bin code spells indices in log2 n bits")
+    length = prg.bbin_length(n, k)
+    d = length if d is None else validation.check_int("d", d)
+    if d < length:
+        raise ValueError(f"{FAMILY}: d must be >= L = k log2 n = {length}, got d={d}")
+    delta = validation.check_float("delta", delta, low=0.0, low_open=True, high=0.5)
+    tau = validation.check_float("tau", tau, low=0.0)
+    alpha = 1 / math.sqrt(delta) if alpha is None else alpha
+    alpha = validation.check_float("alpha", alpha, low=0.0, low_open=True)
+    allow_unsafe_tau = validation.check_bool("allow_unsafe_tau", allow_unsafe_tau)
+    validation.check_fits(f"{FAMILY}: layer 1 ({4 * length} x {d})", 4 * length * d)
+    std = noise_std(tau, length, d, alpha, delta)
+    why = f"delta={delta:g}, d={d}, alpha={alpha:g}, L={length}"
+    unsafe = smoothing.check_noise_margin(
+        FAMILY, tau, std, why, allow_unsafe_tau, "allow_unsafe_tau"
+    )
+    step = alpha * delta
+    offsets = jnp.asarray(OFFSETS, jnp.float32) * delta
+
+    def init(key: Array) -> dict[str, Array]:
+        params = common.draw_seed_and_keys(key, n)
+        k_w, k_b, k_out = jax.random.split(common.wrap(params["rest_key"]), 3)
+        params["w1_noise"] = tau * jax.random.normal(k_w, (4 * length, d))
+        params["b1_noise"] = tau * jax.random.normal(k_b, (4 * length,))
+        params["b_out"] = tau * jax.random.normal(k_out, ())
+        return params
+
+    def layer1_pre(params: dict[str, Array], x: Array) -> tuple[Array, Array]:
+        """Clean and noise parts of the layer-1 pre-activations, each `[num, L, 4]`."""
+        clean = alpha * (x[:, :length, None] + offsets)
+        noise = x @ params["w1_noise"].T + params["b1_noise"]
+        return clean, noise.reshape(-1, length, 4)
+
+    def apply(params: dict[str, Array], x: Array) -> Array:
+        batch_shape = x.shape[:-1]
+        x = x.reshape(-1, d)
+        clean, noise = layer1_pre(params, x)
+        a = clean + noise
+        gap = step + noise[..., :-1] - noise[..., 1:]  # a_t − a_{t+1}, without cancellation
+        f = smoothing.relu_diff(a[..., 1], a[..., 2], gap[..., 1]) / step
+        m = (
+            smoothing.relu_diff(a[..., 0], a[..., 1], gap[..., 0])
+            - smoothing.relu_diff(a[..., 2], a[..., 3], gap[..., 2])
+        ) / step
+        hyperedge, valid = prg.decode_bbin(x, k, n)
+        beta = prg.bbin_bits(hyperedge, n).astype(x.dtype)
+        ham = jnp.sum(beta * (1 - f) + (1 - beta) * f, axis=-1)
+        pre = 1 - 2 * ham - 2 * jnp.sum(m, axis=-1)
+        _, planted = common.planted_bits(params, pred, hyperedge, null)
+        out_weight = planted.astype(x.dtype)
+        if tau > 0:
+            xi = tau * smoothing.unit_noise(params["noise_key"], hyperedge, 4 * length + 2)
+            u = jax.nn.relu(a).reshape(-1, 4 * length)
+            pre = pre + jnp.sum(xi[:, :-2] * u, axis=-1) + xi[:, -2]
+            out_weight = out_weight + xi[:, -1]
+        y = jnp.where(valid, out_weight * jax.nn.relu(pre), 0.0) + params["b_out"]
+        return y.reshape(batch_shape)
+
+    def informative(x: Array, valid: Array) -> Array:
+        z = x[:, :length]
+        return valid & jnp.all((z <= -delta) | (z >= 2 * delta), axis=-1)
+
+    def sample(params, key, num, start=0):
+        common.check_sample_size(FAMILY, num, d)
+        x = jax.vmap(lambda kk: jax.random.normal(kk, (d,)))(row_keys(key, num, start))
+        hyperedge, valid = prg.decode_bbin(x, k, n)
+        meta = common.prg_meta(params, pred, hyperedge, informative(x, valid), null)
+        return x, apply(params, x), meta
+
+    def layer1_matrix(params) -> tuple[np.ndarray, np.ndarray]:
+        """The noisy layer-1 weights `[4L, d]` and biases `[4L]`, float64."""
+        w = np.zeros((4 * length, d))
+        w[np.arange(4 * length), np.repeat(np.arange(length), 4)] = alpha
+        b = np.tile(alpha * delta * np.asarray(OFFSETS), length)
+        return (
+            w + np.asarray(params["w1_noise"], np.float64),
+            b + np.asarray(params["b1_noise"], np.float64),
+        )
+
+    def layer2_matrix(params) -> tuple[np.ndarray, ...]:
+        """Materialized layer 2 and output, float64: `(hyperedges, W2, b2, out_weights)`."""
+        smoothing.check_materializable(FAMILY, n, k, 4 * length)
+        edges = prg.all_hyperedges(n, k)
+        beta = np.asarray(prg.bbin_bits(jnp.asarray(edges), n), np.float64)
+        coef = np.stack([-2 + 0 * beta, 4 * beta, 4 - 4 * beta, -2 + 0 * beta], axis=-1)
+        xi = tau * smoothing.unit_noise(params["noise_key"], jnp.asarray(edges), 4 * length + 2)
+        xi = np.asarray(xi, np.float64) if tau > 0 else np.zeros((len(edges), 4 * length + 2))
+        w2 = coef.reshape(len(edges), -1) / step + xi[:, :-2]
+        b2 = 1 - 2 * beta.sum(-1) + xi[:, -2]
+        _, planted = common.planted_bits(params, pred, jnp.asarray(edges), null)
+        return edges, w2, b2, np.asarray(planted, np.float64) + xi[:, -1]
+
+    def materialized(params, x):
+        w1, b1 = layer1_matrix(params)
+        _, w2, b2, out = layer2_matrix(params)
+        u = np.maximum(np.asarray(x, np.float64) @ w1.T + b1, 0)
+        pre = u @ w2.T + b2
+        return np.maximum(pre, 0) @ out + float(params["b_out"]), pre
+
+    def describe(params) -> dict[str, float]:
+        """Smallest singular values of the noisy layers (NumPy, outside jit), documenting the
+        non-degeneracy that smoothing buys: the clean layer 2 repeats its u_0 and u_3 columns."""
+        w1, _ = layer1_matrix(params)
+        stats = {"sigma_min_layer1": np.linalg.svd(w1, compute_uv=False)[-1]}
+        if math.perm(n, k) * 4 * length <= 1e6:
+            w2 = layer2_matrix(params)[1]
+            stats["sigma_min_layer2"] = np.linalg.svd(w2, compute_uv=False)[-1]
+        return stats
+
+    p_one, p_zero = float(norm.cdf(-2 * delta)), float(norm.cdf(-delta))  # clean 1 / clean 0
+    width = length // k
+    ones = np.array([bin(i).count("1") for i in range(n)])
+    chunk_prob = p_one**ones * p_zero ** (width - ones)
+    notes = (("unsafe tau",) if unsafe else ()) + (("noise-free",) if tau == 0 else ())
+    config = {
+        "n": n,
+        "k": k,
+        "predicate": pred.name,
+        "d": d,
+        "delta": delta,
+        "tau": tau,
+        "alpha": alpha,
+        "null": null,
+        "allow_unsafe_tau": allow_unsafe_tau,
+    }
+    return Instance(
+        family=FAMILY,
+        config=config,
+        input_dim=d,
+        init=init,
+        sample=sample,
+        apply=apply,
+        informative_fraction=prg.ordered_distinct_probability(chunk_prob, k),
+        describe=describe,
+        encoding="bbin",
+        decode=lambda x: prg.decode_bbin(x, k, n),
+        predicate=pred,
+        n=n,
+        notes=notes,
+        materialized=materialized,
+    )
