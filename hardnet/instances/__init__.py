@@ -9,9 +9,11 @@ The null control is the same call with `null=True`; the dictator control `predic
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+from hardnet import validation
 from hardnet.base import Instance
 from hardnet.instances import (
     easy_depth2,
@@ -43,4 +45,6 @@ def make(family: str, **kwargs: Any) -> Instance:
     """The instance of `family` at the given hyperparameters (validated before anything runs)."""
     if family not in REGISTRY:
         raise ValueError(f"family must be one of {', '.join(REGISTRY)}, got {family!r}")
-    return REGISTRY[family][0](**kwargs)
+    constructor = REGISTRY[family][0]
+    validation.check_known(family, kwargs, inspect.signature(constructor).parameters)
+    return constructor(**kwargs)
