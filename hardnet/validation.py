@@ -6,6 +6,7 @@ These run in Python, before anything is traced, compiled or allocated.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,7 +33,10 @@ def check_known(where: str, kwargs: Mapping[str, Any], allowed: Iterable[str]) -
 
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
     """`value` is an integer with `low <= value <= high`."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    integral = isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and math.isfinite(value) and value == int(value)
+    )
+    if isinstance(value, bool) or not integral:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if low is not None and value < low:
@@ -50,7 +54,7 @@ def check_float(
     low_open: bool = False,
 ) -> float:
     """`value` is a finite real with `low <= value <= high` (`low < value` if `low_open`)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     value = float(value)
     if low is not None and (value <= low if low_open else value < low):

@@ -25,6 +25,18 @@ NOISE_FREE = {
     "prg_depth2_smoothed": dict(n=8, k=3, predicate="xor", tau=0.0, omega=0.0),
 }
 
+# Labels are compared with a tolerance: different compiled programs may round x differently in
+# the last bit, and F2's ramp has slope 2^k/δ (512 at n=8, k=3), so its labels move by ~1e-4.
+Y_ATOL = {"prg_gauss3_dv21": 1e-3}
+
+
+def _assert_same(a, b):
+    """Bits, indices and hashes exactly; floats (f(x) computed by another program) to 1e-5."""
+    if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(a, b)
+
 
 def test_every_family_has_a_small_config():
     assert set(SMALL) == set(families())
@@ -39,9 +51,10 @@ def test_same_key_same_numbers(family):
     inst = make(family, **SMALL[family])
     p1, p2 = inst.init(jax.random.key(7)), inst.init(jax.random.key(7))
     jax.tree.map(np.testing.assert_array_equal, p1, p2)
-    a, b = _sampler(inst, 64)(p1, jax.random.key(8)), _sampler(inst, 64)(p2, jax.random.key(8))
+    sample = _sampler(inst, 64)
+    a, b = sample(p1, jax.random.key(8)), sample(p2, jax.random.key(8))
     jax.tree.map(np.testing.assert_array_equal, a, b)
-    c = _sampler(inst, 64)(p1, jax.random.key(9))
+    c = sample(p1, jax.random.key(9))
     assert not np.array_equal(a[0], c[0])
 
 
@@ -72,7 +85,9 @@ def test_chunked_equals_one_shot(family):
     parts = [inst.sample(params, key, 30, start) for start in (0, 30)]
     parts.append(inst.sample(params, key, 10, 60))
     joined = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6), whole, joined)
+    np.testing.assert_allclose(whole[0], joined[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(whole[1], joined[1], atol=Y_ATOL.get(family, 1e-5))
+    jax.tree.map(_assert_same, whole[2], joined[2])
 
 
 @pytest.mark.parametrize("family", sorted(SMALL))
