@@ -351,7 +351,7 @@ def test_instance_fields():
 )
 def test_bad_parameters_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        f2.make(**kwargs)
+        make_family("prg_gauss3_dv21", **kwargs)
 
 
 def test_noisy_network_too_large_is_refused(monkeypatch):

@@ -58,7 +58,6 @@ from hardnet.instances import common
 FAMILY = "prg_gauss3_dv21"
 OFFSETS = (1.0, 0.0, -1.0, -2.0)  # layer-1 ReLU t of coordinate q is σ(z_q − c + OFFSETS[t]·δ)
 EPS32 = 2.0**-23
-_KEYWORDS = ("n", "k", "predicate", "d", "delta", "tau", "null", "allow_unsafe_tau")
 
 
 def step_and_tent(z: Array, c: float, delta: float) -> tuple[Array, Array]:
@@ -140,10 +139,8 @@ def make(
     tau: float = 0.0,
     null: bool = False,
     allow_unsafe_tau: bool = False,
-    **unknown: object,
 ) -> Instance:
     """Validate every keyword (ValueError naming it), then build the instance; see module doc."""
-    validation.check_known(FAMILY, unknown, _KEYWORDS)
     n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
     k, kn = pred.k, pred.k * n
     d = kn if d is None else validation.check_int("d", d, low=1)
