@@ -66,6 +66,8 @@ class Instance:
       predicate: the PRG predicate (`hardnet.prg.Predicate`), or None.
       n: seed length of PRG families, or None.
       notes: flags that results must carry, e.g. ("unsafe tau",) or ("empirically smoothed",).
+      informative_fn: `x -> bool[num]`, whether rows are informative, computed from x and the
+        public encoding alone (equals `meta["informative"]`); None where every row is.
       materialized: for lazily evaluated families, a float64 NumPy reference evaluator for tiny
         sizes: `(params, x) -> (y, pre)` with every hidden unit's pre-activation `pre[num, units]`.
     """
@@ -84,6 +86,7 @@ class Instance:
     n: int | None = None
     notes: tuple[str, ...] = ()
     materialized: Callable[[Params, Array], tuple[Any, Any]] | None = None
+    informative_fn: Callable[[Array], Array] | None = None
 
     @property
     def id(self) -> str:
@@ -103,3 +106,98 @@ def row_keys(key: Array, num: int, start: int | Array = 0) -> Array:
     """Keys of rows `start .. start+num` of a stream: `fold_in(key, start + r)`."""
     rows = jnp.asarray(start, jnp.uint32) + jnp.arange(num, dtype=jnp.uint32)
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# Learners (spec learners.md). A learner is a pure pair, like an optax transformation:
+#
+#     fit(key, x, y, budget) -> Predictor       # jit-able; vmap-able for generic learners
+#     predictor(x) -> y_hat                     # Predictor.apply(Predictor.state, x)
+#
+# Learners see only (x, y) and `Public` knowledge; never `meta`, params or the seed.
+
+
+@dataclasses.dataclass(frozen=True)
+class Public:
+    """What a learner may know about an instance: its shape, and for structure-aware controls the
+    public encoding (hypergraph code, predicate, n). Never the seed, params or meta."""
+
+    input_dim: int
+    family: str = ""
+    encoding: str | None = None
+    decode: DecodeFn | None = None
+    predicate: Any = None
+    n: int | None = None
+    informative: Callable[[Array], Array] | None = None
+
+    @classmethod
+    def of(cls, instance: Instance) -> Public:
+        return cls(
+            input_dim=instance.input_dim,
+            family=instance.family,
+            encoding=instance.encoding,
+            decode=instance.decode,
+            predicate=instance.predicate,
+            n=instance.n,
+            informative=instance.informative_fn,
+        )
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+    """A fitted model: `state` (a pytree, batched under vmap), `info` (per-step curves and
+    diagnostics, arrays), and the static `apply(state, x) -> y_hat`."""
+
+    state: Any
+    info: dict[str, Array]
+    apply: Callable[[Any, Array], Array] = dataclasses.field(metadata={"static": True})
+
+    def __call__(self, x: Array) -> Array:
+        return self.apply(self.state, x)
+
+
+Monitor = Callable[[Callable[[Array], Array], Any], dict[str, Array]]
+"""`monitor(predict, first_layer) -> {name: scalar}`: evaluated (inside jit) at a learner's log
+points, e.g. test losses on informative and fresh inputs computed by the runner, or teacher
+alignment from `first_layer` (`[width, d]` rows, or None). Its values land in `Predictor.info`
+as per-log-point arrays; learners never train on them."""
+
+
+class FitFn(Protocol):
+    def __call__(
+        self,
+        key: Array,
+        x: Array,
+        y: Array,
+        budget: int | None = None,
+        monitor: Monitor | None = None,
+    ) -> Predictor: ...
+
+
+class Source(Protocol):
+    """An online data source hiding the teacher: `source(key, num) -> (x, y)` (jit-able)."""
+
+    def __call__(self, key: Array, num: int) -> tuple[Array, Array]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+    """A learner at fixed, validated hyperparameters.
+
+    Attributes:
+      name: registry id, e.g. "sgd".
+      config: the validated hyperparameters, defaults filled in (JSON-serializable).
+      fit: `(key, x, y, budget) -> Predictor` on a finite sample; `budget` caps the optimization
+        work (steps or samples, as the learner documents), None for its default.
+      fit_online: `(key, source, budget, monitor=None) -> Predictor`, drawing fresh batches from
+        `source` until `budget` samples are seen (memory independent of the budget), or None.
+      vmappable: whether `fit` can be `jax.vmap`-ed over (key, x, y) (generic learners must be;
+        controls that search or eliminate on the host are not).
+    """
+
+    name: str
+    config: Mapping[str, Any]
+    fit: FitFn
+    fit_online: Callable[..., Predictor] | None = None
+    vmappable: bool = True

@@ -106,6 +106,7 @@ def test_shapes_dtypes_and_meta(family):
         assert inst.decode is not None and inst.encoding and inst.n == 8
         decoded, _ = inst.decode(x)
         np.testing.assert_array_equal(decoded, meta["hyperedge"])
+        np.testing.assert_array_equal(inst.informative_fn(x), meta["informative"])
     assert inst.id.startswith(family + "/")
 
 

@@ -72,6 +72,7 @@ def make(n: int = 32, k: int | None = None, predicate: str = "tsa", null: bool =
         informative_fraction=1.0,
         encoding="negated_one_hot",
         decode=lambda x: prg.decode_negated_one_hot(x, k, n),
+        informative_fn=lambda x: prg.decode_negated_one_hot(x, k, n)[1],
         predicate=pred,
         n=n,
     )

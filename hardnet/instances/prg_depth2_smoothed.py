@@ -138,6 +138,7 @@ def make(
         informative_fraction=math.perm(n, k) / n**k,
         encoding="bbin_pm1",
         decode=lambda x: prg.decode_bbin(x, k, n),
+        informative_fn=lambda x: prg.decode_bbin(x, k, n)[1],
         predicate=pred,
         n=n,
         notes=notes,

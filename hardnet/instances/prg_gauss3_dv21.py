@@ -231,11 +231,17 @@ def make(
     ) -> tuple[Array, Array, dict[str, Array]]:
         common.check_sample_size(FAMILY, num, d + (units2 if tau > 0 else 0))
         x = jax.vmap(lambda kk: jax.random.normal(kk, (d,)))(row_keys(key, num, start))
-        a = x[:, :kn] - c
+        hyperedge, informative = decode_clean(x)
+        meta = common.prg_meta(params, pred, hyperedge, informative, null)
+        return x, apply(params, x), meta
+
+    def decode_clean(x: Array) -> tuple[Array, Array]:
+        """The public decode, and whether the row is informative: a valid code with no
+        first-kn coordinate in the band (c−δ, c+2δ)."""
+        a = x[..., :kn] - c
         hyperedge, valid = prg.decode_one_hot_bits((a >= 0).astype(jnp.int32), k, n)  # = decode
         clean = ~jnp.any((a > -dl) & (a < 2 * dl), axis=-1)
-        meta = common.prg_meta(params, pred, hyperedge, valid & clean, null)
-        return x, apply(params, x), meta
+        return hyperedge, valid & clean
 
     def materialized(params: dict[str, Array], x: Array) -> tuple[np.ndarray, np.ndarray]:
         """Float64 NumPy reference, every unit: `(y, layer-2 pre-activations [num, units])`."""
@@ -271,6 +277,7 @@ def make(
         describe=describe,
         encoding="bernoulli_gaussian",
         decode=lambda x: prg.decode_bernoulli_gaussian(x, k, n),
+        informative_fn=lambda x: decode_clean(x)[1],
         predicate=pred,
         n=n,
         notes=notes,

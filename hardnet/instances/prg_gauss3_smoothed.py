@@ -122,15 +122,17 @@ def make(
         y = jnp.where(valid, out_weight * jax.nn.relu(pre), 0.0) + params["b_out"]
         return y.reshape(batch_shape)
 
-    def informative(x: Array, valid: Array) -> Array:
-        z = x[:, :length]
+    def informative(x: Array) -> Array:
+        """S* has distinct indices and no first-L coordinate lies in the band (−δ, 2δ)."""
+        z = x[..., :length]
+        valid = prg.decode_bbin(x, k, n)[1]
         return valid & jnp.all((z <= -delta) | (z >= 2 * delta), axis=-1)
 
     def sample(params, key, num, start=0):
         common.check_sample_size(FAMILY, num, d)
         x = jax.vmap(lambda kk: jax.random.normal(kk, (d,)))(row_keys(key, num, start))
-        hyperedge, valid = prg.decode_bbin(x, k, n)
-        meta = common.prg_meta(params, pred, hyperedge, informative(x, valid), null)
+        hyperedge, _ = prg.decode_bbin(x, k, n)
+        meta = common.prg_meta(params, pred, hyperedge, informative(x), null)
         return x, apply(params, x), meta
 
     def layer1_matrix(params) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +202,7 @@ def make(
         describe=describe,
         encoding="bbin",
         decode=lambda x: prg.decode_bbin(x, k, n),
+        informative_fn=informative,
         predicate=pred,
         n=n,
         notes=notes,
