@@ -68,6 +68,16 @@ def check_prg_args(
     return n, pred, null
 
 
+def check_bbin_args(family: str, n: int, k: int, d: Any) -> tuple[int, int]:
+    """The B-bin code needs n a power of two and d ≥ L = k log2 n; returns `(L, d)`."""
+    validation.check_power_of_two("n", n, "the B-bin code spells indices in log2 n bits")
+    length = prg.bbin_length(n, k)
+    d = length if d is None else validation.check_int("d", d)
+    if d < length:
+        raise ValueError(f"{family}: d must be >= L = k log2 n = {length}, got d={d}")
+    return length, d
+
+
 def check_sample_size(family: str, num: int, row_elements: int) -> None:
     """Called at trace time (num is static): refuse samples that cannot fit in memory."""
     validation.check_int("num", num, low=1)

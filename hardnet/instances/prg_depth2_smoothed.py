@@ -50,11 +50,7 @@ def make(
 ) -> Instance:
     n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
     k = pred.k
-    validation.check_power_of_two("n", n, "the B-bin code spells indices in log2 n bits")
-    length = prg.bbin_length(n, k)
-    d = length if d is None else validation.check_int("d", d)
-    if d < length:
-        raise ValueError(f"{FAMILY}: d must be >= L = k log2 n = {length}, got d={d}")
+    length, d = common.check_bbin_args(FAMILY, n, k, d)
     omega = validation.check_float("omega", omega, low=0.0)
     tau = validation.check_float("tau", tau, low=0.0)
     allow_unsafe = validation.check_bool("allow_unsafe", allow_unsafe)

@@ -64,11 +64,7 @@ def make(
 ) -> Instance:
     n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
     k = pred.k
-    validation.check_power_of_two("n", n, "the B-bin code spells indices in log2 n bits")
-    length = prg.bbin_length(n, k)
-    d = length if d is None else validation.check_int("d", d)
-    if d < length:
-        raise ValueError(f"{FAMILY}: d must be >= L = k log2 n = {length}, got d={d}")
+    length, d = common.check_bbin_args(FAMILY, n, k, d)
     delta = validation.check_float("delta", delta, low=0.0, low_open=True, high=0.5)
     tau = validation.check_float("tau", tau, low=0.0)
     alpha = 1 / math.sqrt(delta) if alpha is None else alpha
