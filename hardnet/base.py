@@ -158,10 +158,11 @@ class Predictor:
 
 
 Monitor = Callable[[Callable[[Array], Array], Any], dict[str, Array]]
-"""`monitor(predict, first_layer) -> {name: scalar}`: evaluated (inside jit) at a learner's log
+"""`monitor(predict, first_layer) -> {name: array}`: evaluated (inside jit) at a learner's log
 points, e.g. test losses on informative and fresh inputs computed by the runner, or teacher
-alignment from `first_layer` (`[width, d]` rows, or None). Its values land in `Predictor.info`
-as per-log-point arrays; learners never train on them."""
+alignment from `first_layer` (`[width, d]` rows, or None). Its values (scalars or small arrays,
+e.g. `best_cosines` per teacher direction) land in `Predictor.info` stacked over log points;
+learners never train on them."""
 
 
 class FitFn(Protocol):

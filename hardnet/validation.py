@@ -83,12 +83,16 @@ def check_power_of_two(name: str, value: int, why: str) -> int:
     return value
 
 
-def check_fits(what: str, num_elements: float, bytes_per_element: int = 4) -> None:
+def check_fits(
+    what: str,
+    num_elements: float,
+    bytes_per_element: int = 4,
+    hint: str = "or sample in chunks with hardnet.streaming",
+) -> None:
     """Refuse allocations over `max_bytes()` with a message naming the size."""
     nbytes = float(num_elements) * bytes_per_element
     if nbytes > max_bytes():
         raise ValueError(
             f"{what} needs {nbytes / 2**30:.3g} GiB, over the limit of "
-            f"{max_bytes() / 2**30:.3g} GiB (set HARDNET_MAX_BYTES to raise it, or sample in "
-            "chunks with hardnet.streaming)"
+            f"{max_bytes() / 2**30:.3g} GiB (set HARDNET_MAX_BYTES to raise it, {hint})"
         )

@@ -1,9 +1,232 @@
-"""Placeholder: being written."""
+"""`sgd`: MLPs trained by optax gradient methods, online or on a finite sample (spec learners.md).
 
-from hardnet.base import Learner
+Model (`hardnet.learners.mlp`): `depth` hidden layers of `width` units, a scalar readout `f(x)`.
+Objective on a minibatch B:
+
+    square:    L(θ) = (1/|B|) Σ_{i∈B} (f_θ(x_i) − y_i)²                   predict f_θ(x)
+    logistic:  L(θ) = (1/|B|) Σ_{i∈B} −y_i log s(f_θ) − (1 − y_i) log(1 − s(f_θ)),
+               s the sigmoid, labels y ∈ [0, 1]                            predict s(f_θ(x))
+
+Optimizers (optax): `sgd` (heavy-ball momentum, `momentum=0` is plain SGD), `adam`, `adamw`
+(decoupled weight decay); for `sgd` and `adam`, `weight_decay` adds the L2 gradient `λθ`.
+Learning-rate schedules over the T steps of a run: `constant` η; `cosine`
+`η_t = η (1 + cos(π t/T))/2`; `warmup_cosine`, linear from 0 to η over `warmup_fraction · T`
+steps, then cosine decay to 0.
+
+Regimes (fixed iteration counts, one `lax.scan`; `jax.vmap` over (key, x, y) trains seeds at once):
+- finite, `fit(key, x, y, budget=None, monitor=None)`: `budget` optimizer steps (default
+  `steps`), each on `batch_size` rows drawn uniformly with replacement from the training set
+  (the whole set every step when `batch_size ≥ num`: full-batch gradient descent).
+- online, `fit_online(key, source, budget, monitor=None)`: `budget` samples in all, i.e.
+  `budget // batch_size` steps, step t on a fresh batch `source(fold_in(key_data, t), batch_size)`;
+  memory is O(batch), independent of `budget`.
+
+Logged at step 0, every `log_every` steps and at the last step (`info[...]` has one entry per log
+point): `step`; `train_loss`, the objective on a fixed monitoring batch (the first `eval_size`
+training rows; online, a fixed batch of `eval_size` rows drawn once from the source); the weight
+movement `‖θ_t − θ_0‖₂` over all parameters; and the outputs of
+`monitor(predict, first_layer_rows[width, d])` (e.g. test losses, or teacher alignment
+`hardnet.metrics.best_cosines(rows, W)` on F6). `info["diverged"]` is True when a training loss,
+a logged loss or a final parameter is NaN/inf: the run does not raise, the runner records it
+as failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from hardnet import validation
+from hardnet.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.learners.mlp import ACTIVATIONS, Network
 
 NAME = "sgd"
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+LOSSES = ("square", "logistic")
+RESERVED = ("step", "train_loss", "weight_movement", "diverged")
 
 
-def make(**kwargs) -> Learner:
-    raise NotImplementedError(NAME)
+def make(
+    depth: int = 2,
+    width: int = 256,
+    activation: str = "relu",
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    schedule: str = "constant",
+    warmup_fraction: float = 0.05,
+    loss: str = "square",
+    batch_size: int = 256,
+    steps: int = 2000,
+    log_every: int = 100,
+    init_scale: float = 1.0,
+    eval_size: int = 1024,
+) -> Learner:
+    """The `sgd` learner at validated hyperparameters (see the module docstring)."""
+    config = {
+        "depth": validation.check_int("depth", depth, low=1),
+        "width": validation.check_int("width", width, low=1),
+        "activation": validation.check_choice("activation", activation, ACTIVATIONS),
+        "optimizer": validation.check_choice("optimizer", optimizer, OPTIMIZERS),
+        "learning_rate": validation.check_float(
+            "learning_rate", learning_rate, low=0.0, low_open=True
+        ),
+        "momentum": validation.check_float("momentum", momentum, low=0.0),
+        "weight_decay": validation.check_float("weight_decay", weight_decay, low=0.0),
+        "schedule": validation.check_choice("schedule", schedule, SCHEDULES),
+        "warmup_fraction": validation.check_float("warmup_fraction", warmup_fraction, low=0.0),
+        "loss": validation.check_choice("loss", loss, LOSSES),
+        "batch_size": validation.check_int("batch_size", batch_size, low=1),
+        "steps": validation.check_int("steps", steps, low=1),
+        "log_every": validation.check_int("log_every", log_every, low=1),
+        "init_scale": validation.check_float("init_scale", init_scale, low=0.0),
+        "eval_size": validation.check_int("eval_size", eval_size, low=1),
+    }
+    if config["momentum"] >= 1.0:
+        raise ValueError(f"momentum must be < 1, got {config['momentum']}")
+    if config["warmup_fraction"] >= 1.0:
+        raise ValueError(f"warmup_fraction must be < 1, got {config['warmup_fraction']}")
+    net = Network(config["depth"], config["width"], config["activation"], config["init_scale"])
+    lr, batch = config["learning_rate"], config["batch_size"]
+    logistic = config["loss"] == "logistic"
+
+    def apply(state: Any, x: Array) -> Array:
+        f = net.forward(state, x)
+        return jax.nn.sigmoid(f) if logistic else f
+
+    def objective(state: Any, x: Array, y: Array) -> Array:
+        f = net.forward(state, x)
+        y = y.astype(f.dtype)
+        if logistic:
+            return jnp.mean(optax.sigmoid_binary_cross_entropy(f, y))
+        return jnp.mean((f - y) ** 2)
+
+    def transform(num_steps: int) -> optax.GradientTransformation:
+        if config["schedule"] == "constant":
+            rate: Any = lr
+        elif config["schedule"] == "cosine":
+            rate = optax.cosine_decay_schedule(lr, num_steps)
+        else:
+            warmup = int(config["warmup_fraction"] * num_steps)
+            rate = optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(num_steps, warmup + 1))
+        decay = config["weight_decay"]
+        if config["optimizer"] == "adamw":
+            return optax.adamw(rate, weight_decay=decay)
+        base = (
+            optax.adam(rate)
+            if config["optimizer"] == "adam"
+            else optax.sgd(rate, momentum=config["momentum"] or None)
+        )
+        return optax.chain(optax.add_decayed_weights(decay), base) if decay > 0 else base
+
+    def train(
+        key: Array,
+        d: int,
+        num_steps: int,
+        draw: Callable[[Array, Array], tuple[Array, Array]],
+        monitor_batch: tuple[Array, Array],
+        monitor: Monitor | None,
+    ) -> Predictor:
+        """`num_steps` optimizer steps on batches `draw(key_data, t)`, logging every
+        `log_every` steps; a scan over log points, so memory does not grow with `num_steps`."""
+        k_init, k_data = jax.random.split(key)
+        params0 = net.init(k_init, d)
+        tx = transform(num_steps)
+
+        def step(carry):
+            params, opt, t, bad = carry
+            xb, yb = draw(k_data, t)
+            value, grads = jax.value_and_grad(objective)(params, xb, yb)
+            updates, opt = tx.update(grads, opt, params)
+            params = optax.apply_updates(params, updates)
+            return params, opt, t + 1, bad | ~jnp.isfinite(value)
+
+        def log(params, t):
+            moved = jax.tree.map(lambda a, b: a - b, params, params0)
+            out = {
+                "step": t,
+                "train_loss": objective(params, *monitor_batch),
+                "weight_movement": jnp.sqrt(sum(jnp.sum(v**2) for v in jax.tree.leaves(moved))),
+            }
+            if monitor is not None:
+                extra = monitor(lambda x: apply(params, x), net.first_layer(params))
+                clash = sorted(set(extra) & set(RESERVED))
+                if clash:
+                    raise ValueError(f"{NAME}: monitor output names {clash} are reserved")
+                out.update({k: jnp.asarray(v) for k, v in extra.items()})
+            return out
+
+        # log point b follows step min(b · log_every, num_steps): the steps in between run in a
+        # while loop whose trip count depends on b alone (never on data), so step and log are
+        # each traced once and vmap keeps the loop unbatched.
+        every = config["log_every"]
+        num_logs = -(-num_steps // every) + 1
+
+        def segment(carry, _):
+            train_carry, b = carry
+            target = jnp.minimum(b * every, num_steps)
+            train_carry = lax.while_loop(lambda c: c[2] < target, step, train_carry)
+            return (train_carry, b + 1), log(train_carry[0], train_carry[2])
+
+        zero = jnp.zeros((), jnp.int32)
+        carry = ((params0, tx.init(params0), zero, jnp.zeros((), bool)), zero)
+        (carry, _), info = lax.scan(segment, carry, length=num_logs)
+        params, _, _, bad = carry
+        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+        info["diverged"] = bad | ~finite | ~jnp.all(jnp.isfinite(info["train_loss"]))
+        return Predictor(state=params, info=info, apply=apply)
+
+    def fit(
+        key: Array,
+        x: Array,
+        y: Array,
+        budget: int | None = None,
+        monitor: Monitor | None = None,
+    ) -> Predictor:
+        """Finite regime: `budget` optimizer steps (default `steps`) on the sample (x, y)."""
+        num_steps = config["steps"] if budget is None else validation.check_int("budget", budget, 1)
+        if x.ndim != 2 or y.shape != (x.shape[0],):
+            raise ValueError(f"{NAME}: need x[num, d] and y[num], got {x.shape} and {y.shape}")
+        num = x.shape[0]
+
+        def draw(k, t):
+            if batch >= num:
+                return x, y
+            rows = jax.random.randint(jax.random.fold_in(k, t), (batch,), 0, num)
+            return x[rows], y[rows]
+
+        size = min(config["eval_size"], num)
+        return train(key, x.shape[1], num_steps, draw, (x[:size], y[:size]), monitor)
+
+    def fit_online(
+        key: Array, source: Source, budget: int, monitor: Monitor | None = None
+    ) -> Predictor:
+        """Online regime: `budget // batch_size` steps, each on a fresh batch from `source`."""
+        budget = validation.check_int("budget", budget, low=batch)
+        shape = jax.eval_shape(lambda k: source(k, batch), key)
+        if len(shape) != 2 or len(shape[0].shape) != 2 or shape[1].shape != (batch,):
+            raise ValueError(
+                f"{NAME}: source(key, {batch}) must return (x[{batch}, d], y[{batch}]), got {shape}"
+            )
+        k_train, k_eval = jax.random.split(key)
+        monitor_batch = source(k_eval, config["eval_size"])
+
+        def draw(k, t):
+            return source(jax.random.fold_in(k, t), batch)
+
+        return train(k_train, shape[0].shape[1], budget // batch, draw, monitor_batch, monitor)
+
+    return Learner(
+        name=NAME,
+        config=config,
+        fit=jax.jit(fit, static_argnames=("budget", "monitor")),
+        fit_online=jax.jit(fit_online, static_argnames=("source", "budget", "monitor")),
+        vmappable=True,
+    )

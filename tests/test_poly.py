@@ -1,0 +1,147 @@
+"""Tests of the `poly` learner: exact fit of a quadratic, failure at degree 1, the Hermite
+features, the refusal naming the feature count, vmap over seeds, and argument checks."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpy.polynomial import hermite_e
+
+from hardnet import instances, learners
+from hardnet.learners import poly
+
+D_IN = 6
+
+
+def _quadratic_data(key, num):
+    k_a, k_b, k_x = jax.random.split(key, 3)
+    a = jax.random.normal(k_a, (D_IN, D_IN))
+    b = jax.random.normal(k_b, (D_IN,))
+    x = jax.random.normal(k_x, (num, D_IN))
+    return x, jnp.einsum("ni,ij,nj->n", x, a, x) + x @ b + 0.3
+
+
+@pytest.fixture(scope="module")
+def quadratic():
+    x, y = _quadratic_data(jax.random.key(1), 3000)
+    return x[:2000], y[:2000], x[2000:], y[2000:]
+
+
+@pytest.mark.parametrize("basis", ["hermite", "monomial"])
+def test_degree_two_fits_a_quadratic_exactly(quadratic, basis):
+    x, y, xt, yt = quadratic
+    pred = jax.jit(poly.make(degree=2, basis=basis).fit)(jax.random.key(0), x, y)
+    nmse = float(jnp.mean((pred(xt) - yt) ** 2) / jnp.var(yt))
+    assert nmse < 1e-6, nmse
+    assert pred.state["w"].shape == (math.comb(D_IN + 2, 2),)
+    assert float(pred.info["ridge"]) == pytest.approx(min(poly.DEFAULT_RIDGES))  # smallest wins
+
+
+def test_degree_one_cannot(quadratic):
+    x, y, xt, yt = quadratic
+    pred = jax.jit(poly.make(degree=1).fit)(jax.random.key(0), x, y)
+    nmse = float(jnp.mean((pred(xt) - yt) ** 2) / jnp.var(yt))
+    assert nmse > 0.5, nmse
+
+
+def test_singular_gram_of_one_hot_inputs_stays_finite():
+    # prg_boolean inputs are negated one-hot blocks, each summing to n-1: the degree-1 features
+    # are linearly dependent with the constant and the Gram matrix is singular. An earlier
+    # version (unscaled 1e-7 jitter) returned NaN weights on exactly this sample.
+    inst = instances.make("prg_boolean", n=8)
+    params = inst.init(jax.random.key(0))
+    x, y, _ = jax.jit(inst.sample, static_argnums=2)(params, jax.random.key(1), 4000)
+    pred = jax.jit(poly.make(degree=1).fit)(jax.random.key(0), x, y)
+    assert np.isfinite(np.asarray(pred.state["w"])).all()
+    assert float(jnp.mean((pred(x) - y) ** 2)) < float(jnp.var(y))
+
+
+def test_hermite_features_match_numpy_and_are_orthonormal():
+    d, degree = 3, 3
+    var, power = poly.multi_indices(d, degree)
+    assert var.shape == (math.comb(d + degree, degree), degree)
+    alphas = np.zeros((len(var), d), int)
+    for j in range(degree):
+        np.add.at(alphas, (np.arange(len(var)), var[:, j]), power[:, j])
+    assert len({tuple(a) for a in alphas}) == len(alphas)  # every multi-index exactly once
+    assert alphas.sum(1).max() == degree and (alphas[0] == 0).all()
+    x = np.asarray(jax.random.normal(jax.random.key(2), (50_000, d)))
+    phi = np.asarray(poly.features(jnp.asarray(x), degree, "hermite"))
+    for c in (0, 4, 11, len(alphas) - 1):
+        want = np.ones(len(x))
+        for i, p in enumerate(alphas[c]):
+            want *= hermite_e.hermeval(x[:, i], np.eye(p + 1)[p]) / math.sqrt(math.factorial(p))
+        np.testing.assert_allclose(phi[:, c], want, rtol=1e-4, atol=1e-4)
+    gram = phi.T @ phi / len(x)
+    assert np.abs(gram - np.eye(len(alphas))).max() < 0.15
+
+
+def test_refusal_names_the_feature_count():
+    count = str(math.comb(128 + 6, 6))
+    with pytest.raises(ValueError, match=count):
+        poly.make(degree=6, d=128)
+    learner = poly.make(degree=6)  # no d: the check happens at trace time
+    with pytest.raises(ValueError, match=count):
+        learner.fit(jax.random.key(0), jnp.zeros((8, 128)), jnp.zeros(8))
+    poly.make(degree=2, d=128)  # 8385 features fit
+
+
+def test_vmap_over_seeds_equals_separate_runs():
+    keys = jax.random.split(jax.random.key(3), 3)
+    data = [_quadratic_data(k, 400) for k in keys]
+    xs = jnp.stack([d[0] for d in data])
+    ys = jnp.stack([d[1] + 0.5 * jnp.sin(3 * d[0][:, 0]) for d in data])  # not exactly quadratic
+    fit = jax.jit(poly.make(degree=2, chunk=64).fit)
+    batched = jax.vmap(fit)(keys, xs, ys)
+    for i in range(3):
+        alone = fit(keys[i], xs[i], ys[i])
+        np.testing.assert_allclose(batched.state["w"][i], alone.state["w"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(batched.info["val_mse"][i], alone.info["val_mse"], rtol=1e-4)
+    assert not np.allclose(batched.state["w"][0], batched.state["w"][1])
+
+
+def test_chunking_budget_and_shapes(quadratic):
+    x, y, xt, _ = quadratic
+    key = jax.random.key(4)
+    fit = jax.jit(poly.make(degree=2, chunk=10_000).fit, static_argnames="budget")
+    whole = fit(key, x[:500], y[:500])
+    chunked = jax.jit(poly.make(degree=2, chunk=7).fit)(key, x[:500], y[:500])
+    np.testing.assert_allclose(whole.state["w"], chunked.state["w"], rtol=1e-3, atol=1e-3)
+    capped = fit(key, x, y, budget=500)
+    np.testing.assert_allclose(capped.state["w"], whole.state["w"], rtol=1e-5, atol=1e-5)
+    apply = jax.jit(whole.apply)
+    out = apply(whole.state, xt[:10].reshape(2, 5, D_IN))
+    assert out.shape == (2, 5)
+    np.testing.assert_allclose(out.reshape(-1), apply(whole.state, xt[:10]), rtol=1e-5)
+    with pytest.raises(ValueError, match="weights"):
+        whole(jnp.zeros((3, D_IN + 1)))
+
+
+def test_registry_and_bad_arguments():
+    learner = learners.make("poly", degree=3, basis="monomial")
+    assert learner.name == "poly" and learner.vmappable and learner.config["degree"] == 3
+    bad = [
+        {"degree": -1},
+        {"degree": 1.5},
+        {"basis": "legendre"},
+        {"ridges": ()},
+        {"ridges": (1e-3, 0.0)},
+        {"ridges": "1e-3"},
+        {"val_fraction": 0.0},
+        {"val_fraction": 1.0},
+        {"chunk": 0},
+        {"d": 0},
+        {"width": 3},
+    ]
+    for kwargs in bad:
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            learners.make("poly", **kwargs)
+    fit = poly.make(degree=1).fit
+    with pytest.raises(ValueError, match="y"):
+        fit(jax.random.key(0), jnp.zeros((10, 3)), jnp.zeros(9))
+    with pytest.raises(ValueError, match="validation"):
+        fit(jax.random.key(0), jnp.zeros((2, 3)), jnp.zeros(2))
+    with pytest.raises(ValueError, match="d=4"):
+        poly.make(degree=1, d=4).fit(jax.random.key(0), jnp.zeros((10, 3)), jnp.zeros(10))
