@@ -83,6 +83,12 @@ def check_power_of_two(name: str, value: int, why: str) -> int:
     return value
 
 
+def check_xy(where: str, x: Any, y: Any) -> None:
+    """A training set is `x[N, d]` with labels `y[N]` (checked at trace time, shapes are static)."""
+    if x.ndim != 2 or y.shape != x.shape[:1]:
+        raise ValueError(f"{where}: need x [N, d] and y [N], got {x.shape} and {y.shape}")
+
+
 def check_fits(
     what: str,
     num_elements: float,

@@ -123,8 +123,7 @@ def make(
         key: Array, x: Array, y: Array, budget: int | None = None, monitor: Monitor | None = None
     ) -> Predictor:
         _check_x64(dtype)
-        if x.ndim != 2 or y.shape != x.shape[:1]:
-            raise ValueError(f"{NAME}: need x[N, d] and y[N], got {x.shape} and {y.shape}")
+        validation.check_xy(NAME, x, y)
         if budget is not None:
             budget = validation.check_int("budget", budget, low=2)
             x, y = x[:budget], y[:budget]

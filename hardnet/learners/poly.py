@@ -222,8 +222,7 @@ def make(
         monitor: Monitor | None = None,
     ) -> Predictor:
         x, y = as_float(x), jnp.asarray(y)
-        if x.ndim != 2 or y.shape != x.shape[:1]:
-            raise ValueError(f"{NAME}.fit: need x [N, d] and y [N], got {x.shape} and {y.shape}")
+        validation.check_xy(f"{NAME}.fit", x, y)
         if budget is not None:
             budget = validation.check_int("budget", budget, low=2)
             x, y = x[:budget], y[:budget]

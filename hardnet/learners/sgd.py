@@ -192,8 +192,7 @@ def make(
     ) -> Predictor:
         """Finite regime: `budget` optimizer steps (default `steps`) on the sample (x, y)."""
         num_steps = config["steps"] if budget is None else validation.check_int("budget", budget, 1)
-        if x.ndim != 2 or y.shape != (x.shape[0],):
-            raise ValueError(f"{NAME}: need x[num, d] and y[num], got {x.shape} and {y.shape}")
+        validation.check_xy(NAME, x, y)
         num = x.shape[0]
 
         def draw(k, t):

@@ -368,8 +368,7 @@ def make(
         budget: int | None = None,
         monitor: Monitor | None = None,
     ) -> Predictor:
-        if x.ndim != 2 or y.shape != x.shape[:1]:
-            raise ValueError(f"{NAME}: need x [N, d] and y [N], got {x.shape} and {y.shape}")
+        validation.check_xy(NAME, x, y)
         steps = refine_steps if budget is None else validation.check_int("budget", budget, low=0)
         x = x.astype(jnp.float32)
         y = y.astype(jnp.float32)
