@@ -1,0 +1,182 @@
+"""The headline experiment: who learns which planted network, against controls.
+
+Commands:
+    hardnet-bench --config=hardnet/configs/headline.py:cpu --workdir=/tmp/headline
+    hardnet-bench --config=hardnet/configs/headline.py:gpu --workdir=/tmp/headline_gpu
+
+`:cpu` (the default, run by `scripts/bench`):
+- F6 `easy_depth2` (d=16, m=8); F3 `prg_gauss3_smoothed` and F4 `prg_depth2_smoothed` with `tsa`
+  at n=32, each with its null (`null=True`) and dictator (`predicate="dictator"`, k=5) controls:
+  every generic learner (sgd, tensor, kernel, poly) at 2e3 and 2e4 samples (kernel 1e3 and 4e3:
+  exact Cholesky is O(N³)).
+- F1 `prg_boolean` `tsa` at n=16 (and its controls): `brute_force` at 16–256 samples and `gf2`
+  at 32–512 samples, across `n²/2` = 128 (and about `n^1.5` = 64, where gf2 was measured to
+  succeed); F1 `xor` (k=5) at n=16 for `gf2` at 8 and 32 samples; `gf2` on F3 `tsa` n=32
+  (informative fraction 0.53, `n²/2` = 512 informative rows) at 1024 and 4096 samples.
+- `oracle` and `trivial` references on every instance (their budget is irrelevant).
+- Seeds: 5 instance seeds × 3 learner seeds for the generic learners; 5 × 1 for brute_force, gf2,
+  oracle and trivial, which are deterministic given the data (or nearly so).
+- 95 cells. Expected runtime: under 10 minutes on 2 CPU cores — an ESTIMATE until the runner is
+  measured; if it runs over, lower `--config.learner_seeds=2` first (the report then flags
+  fewer than 3 learner seeds).
+
+`:gpu` — the conjectured-hard tier (spec instances.md §5): F3/F4 with `xor_maj(5,7)` at n=128
+and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
+Nyström to 1e5; poly and tensor to 1e6); the algebra-broken tier (F1/F3/F4 `tsa` at n=32, 64);
+brute force at n=16–24; gf2 on F1 `tsa` n=32, 64 and F3 `tsa` n=64; F6 at d=16 and d=64. 10
+instance seeds × 3 learner seeds. 378 cells (brute force at n=32, 64 is skipped: over its
+max_n); expected runtime: hours on one H100 (an estimate).
+
+Expected result (spec metrics.md, "Expected picture"); the report lists any deviation at the top:
+- F6 easy depth-2: `tensor` and `sgd` learned (nmse ≤ 0.01); `kernel` and `poly` partly.
+- F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: sgd, kernel, tensor, poly at trivial (the `adv`
+  interval includes 0) and no PRG-versus-null gap.
+- `brute_force` learned at n ≤ 20 from a few hundred samples; `gf2` learned on `tsa` at n ≤ 64
+  beyond about `n²/2` informative samples (measured: from about `n^1.5`), and on `xor`; neither
+  on the null.
+- `dictator` controls: generic learners learned or weakly learned.
+"""
+
+import ml_collections
+
+VARIANTS = ("cpu", "gpu")
+
+
+def _prg(family: str, predicate: str, n: list[int], **fixed) -> dict:
+    return dict(
+        family=family,
+        fixed=dict(predicate=predicate, **fixed),
+        sweep=dict(n=n),
+        null_control=True,
+        dictator_control=True,
+    )
+
+
+def _cpu() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.instances = ml_collections.ConfigDict(
+        {
+            "f6": dict(family="easy_depth2", fixed=dict(d=16, m=8)),
+            "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32]),
+            "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32]),
+            "f1_tsa": _prg("prg_boolean", "tsa", [16]),
+            "f1_xor": dict(
+                family="prg_boolean",
+                fixed=dict(predicate="xor", k=5),
+                sweep=dict(n=[16]),
+                null_control=True,
+            ),
+        }
+    )
+    generic = ["f6", "f3_tsa", "f4_tsa"]
+    controls = dict(instance_seeds=5, learner_seeds=1)
+    config.learners = ml_collections.ConfigDict(
+        {
+            "sgd": dict(
+                kwargs=dict(
+                    depth=1,
+                    width=64,
+                    optimizer="adam",
+                    learning_rate=3e-3,
+                    batch_size=128,
+                    steps=2000,
+                    log_every=100,
+                ),
+                blocks=generic,
+            ),
+            "tensor": dict(kwargs=dict(m_max=16), blocks=generic),
+            "kernel": dict(
+                kwargs=dict(kernel="ntk", depth=1), blocks=generic, budgets=[1000, 4000]
+            ),
+            "poly": dict(kwargs=dict(degree=2), blocks=generic),
+            "brute_force": dict(
+                blocks=["f1_tsa"], variants=["main", "null"], budgets=[16, 64, 256], **controls
+            ),
+            "gf2": dict(
+                blocks=["f1_tsa", "f1_xor", "f3_tsa"],
+                variants=["main", "null"],
+                budgets=[32, 64, 128, 512],
+                overrides={
+                    "f1_xor": dict(budgets=[8, 32]),
+                    "f3_tsa": dict(budgets=[1024, 4096]),
+                },
+                **controls,
+            ),
+            "oracle": dict(variants=["main"], budgets=[1000], **controls),
+            "trivial": dict(budgets=[1000], **controls),
+        }
+    )
+    config.budgets = [2000, 20000]
+    config.test_size = 4096
+    config.instance_seeds = 5
+    config.learner_seeds = 3
+    return config
+
+
+def _gpu() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.instances = ml_collections.ConfigDict(
+        {
+            "f6": dict(family="easy_depth2", sweep=dict(d=[16, 64], m=[8])),
+            "f3_hard": _prg("prg_gauss3_smoothed", "xor_maj(5,7)", [128, 256]),
+            "f4_hard": _prg("prg_depth2_smoothed", "xor_maj(5,7)", [128, 256]),
+            "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32, 64]),
+            "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32, 64]),
+            "f1_tsa": _prg("prg_boolean", "tsa", [16, 20, 24, 32, 64]),
+        }
+    )
+    generic = ["f6", "f3_hard", "f4_hard", "f3_tsa", "f4_tsa"]
+    controls = dict(learner_seeds=1)
+    config.learners = ml_collections.ConfigDict(
+        {
+            "sgd": dict(
+                kwargs=dict(
+                    depth=2,
+                    width=512,
+                    optimizer="adam",
+                    learning_rate=1e-3,
+                    schedule="warmup_cosine",
+                    batch_size=1024,
+                    steps=20000,
+                    log_every=500,
+                ),
+                blocks=generic,
+                budgets=[100_000, 1_000_000, 10_000_000],
+            ),
+            "tensor": dict(kwargs=dict(m_max=32), blocks=generic, budgets=[100_000, 1_000_000]),
+            "kernel": dict(
+                kwargs=dict(kernel="ntk", depth=2, solver="nystrom", landmarks=8192),
+                blocks=generic,
+                budgets=[10_000, 100_000],
+            ),
+            "poly": dict(kwargs=dict(degree=2), blocks=generic, budgets=[100_000, 1_000_000]),
+            "brute_force": dict(
+                blocks=["f1_tsa"], variants=["main", "null"], budgets=[64, 256, 1024], **controls
+            ),
+            "gf2": dict(
+                blocks=["f1_tsa", "f3_tsa"],
+                variants=["main", "null"],
+                budgets=[256, 1024, 2048, 4096, 16384],
+                **controls,
+            ),
+            "oracle": dict(variants=["main"], budgets=[10_000], **controls),
+            "trivial": dict(budgets=[10_000], **controls),
+        }
+    )
+    config.budgets = [100_000, 1_000_000]
+    config.test_size = 16384
+    config.instance_seeds = 10
+    config.learner_seeds = 3
+    return config
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    """`arg`: "cpu" (default) or "gpu"."""
+    arg = arg or "cpu"
+    if arg not in VARIANTS:
+        raise ValueError(
+            f"headline config variant must be one of {', '.join(VARIANTS)}, got {arg!r}"
+        )
+    config = _cpu() if arg == "cpu" else _gpu()
+    config.variant = arg
+    return config
