@@ -1,0 +1,448 @@
+"""The workdir store: crash-safe, shard-safe results of a benchmark run.
+
+Layout of a workdir::
+
+    config.json          the run's config (written once; a restart must pass an equal config)
+    meta.json            package versions, devices, platform, python, git revision, seeds,
+                         start time; `sessions` lists every open (restarts, shards)
+    cells/<cell_id>.json one file per finished cell: a JSON list of rows (one per run =
+                         instance seed x learner seed), written exactly once by one process
+    results.jsonl        every row of every finished cell, one JSON object per line, rebuilt
+                         from cells/ after each cell write
+    .lock                `fcntl.flock` lock serializing config checks and results.jsonl rebuilds
+
+Guarantees:
+- Atomic writes: temp file in the same directory, flush + fsync, `os.replace`, fsync of the
+  directory. A SIGKILL at any moment leaves the old or the new file, never a partial one
+  (stray `.*.tmp` files of killed writers are ignored; open removes those older than 10 min).
+- `results.jsonl` is a pure function of the cell files: cells sorted by (position in
+  `cell_order`, then cell id; cells not in `cell_order` come after, by id), rows in the order
+  given, keys sorted, compact separators. Hence the bytes are the same whether the cells finished
+  in one run, across a crash and restart, or in several shards (merged or writing into one
+  workdir concurrently: each rebuild runs under the lock after its own cell file is in place, so
+  the last rebuild sees every cell).
+- Open rebuilds `results.jsonl`, so a kill between a cell write and its rebuild loses nothing.
+
+Rows are plain JSON (`to_jsonable`): numpy / JAX scalars and arrays become Python numbers and
+(nested) lists, tuples become lists. Non-finite floats are encoded as the strings "nan", "inf",
+"-inf" (`json.dumps(..., allow_nan=False)` would reject them, and `null` would be confused with a
+missing value). `Store.rows()` decodes these strings back to floats, anywhere in a row; a string
+value equal to one of them is therefore reserved and rejected on write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+CELL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]{0,199}$")
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "hardnet")
+_TMP_SUFFIX = ".tmp"
+
+
+# ----------------------------------------------------------------------------------- encoding
+def _float(v: float) -> float | str:
+    if math.isfinite(v):
+        return v
+    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def to_jsonable(x: Any, where: str = "row") -> Any:
+    """Plain-JSON copy of `x`: numbers, strings, bools, None, lists, str-keyed dicts.
+
+    numpy / JAX scalars and arrays -> Python numbers / nested lists; non-finite floats -> "nan",
+    "inf", "-inf". Raises TypeError (naming the path) for anything else, ValueError for a string
+    equal to a reserved non-finite token.
+    """
+    if x is None or isinstance(x, bool):
+        return x
+    if isinstance(x, str):
+        if x in NONFINITE:
+            raise ValueError(f"{where}: the string {x!r} is reserved for non-finite floats")
+        return x
+    if isinstance(x, int):
+        return int(x)
+    if isinstance(x, float):
+        return _float(float(x))
+    if isinstance(x, Mapping):
+        out = {}
+        for k, v in x.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: keys must be strings, got {k!r}")
+            out[k] = to_jsonable(v, f"{where}.{k}")
+        return out
+    if isinstance(x, list | tuple):
+        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(x)]
+    if isinstance(x, np.generic | np.ndarray) or hasattr(x, "__array__"):
+        a = np.asarray(x)
+        kind = a.dtype.kind
+        if kind == "b":
+            return a.tolist()
+        if kind in "iu":
+            return a.astype(np.int64).tolist()
+        if kind == "U":
+            return to_jsonable(a.tolist(), where)
+        if kind in "cmMOS":
+            raise TypeError(f"{where}: cannot convert dtype {a.dtype} to JSON")
+        try:  # float16/32/64, bfloat16 and other ml_dtypes floats
+            a = a.astype(np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{where}: cannot convert dtype {a.dtype} to JSON") from e
+        return _nested_float(a.tolist())
+    raise TypeError(f"{where}: cannot convert {type(x).__name__} to JSON")
+
+
+def _nested_float(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_nested_float(u) for u in v]
+    return _float(v)
+
+
+def from_jsonable(x: Any) -> Any:
+    """Inverse of the non-finite encoding: "nan"/"inf"/"-inf" strings -> floats, recursively."""
+    if isinstance(x, str):
+        return NONFINITE.get(x, x)
+    if isinstance(x, dict):
+        return {k: from_jsonable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [from_jsonable(v) for v in x]
+    return x
+
+
+def _dumps_line(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+# ------------------------------------------------------------------------------ atomic files
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` so that readers and crashes see the old or the new file only."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Exclusive `flock` on `<root>/.lock` (inter-process; released on exit or process death)."""
+    with open(root / ".lock", "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# ------------------------------------------------------------------------------------- meta
+def git_revision(cwd: str | os.PathLike | None = None) -> str | None:
+    """`git rev-parse HEAD` of the source tree (default: this package's directory), or None."""
+    cwd = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except Exception:
+        return None
+    rev = out.stdout.strip()
+    return rev if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", rev) else None
+
+
+def _git_dirty(cwd: Path) -> bool | None:
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except Exception:
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def _version(pkg: str) -> str | None:
+    if pkg == "hardnet":
+        from hardnet import __version__
+
+        return __version__
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _devices() -> dict[str, Any]:
+    try:
+        import jax
+
+        devs = jax.devices()
+        return {
+            "backend": jax.default_backend(),
+            "devices": [str(d) for d in devs],
+            "device_kind": sorted({d.device_kind for d in devs}),
+            "local_device_count": jax.local_device_count(),
+            "process_index": jax.process_index(),
+            "process_count": jax.process_count(),
+        }
+    except Exception as e:  # never let meta crash a run
+        return {"devices": None, "device_error": f"{type(e).__name__}: {e}"}
+
+
+def collect_meta(seeds: Any = None, probe_devices: bool = True) -> dict[str, Any]:
+    """Versions of jax/jaxlib/flax/optax/numpy/hardnet, devices, platform, python, git, seeds."""
+    src = Path(__file__).resolve().parent
+    meta: dict[str, Any] = {
+        "versions": {p: _version(p) for p in PACKAGES},
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "git_revision": git_revision(src),
+        "git_dirty": _git_dirty(src),
+        "seeds": seeds,
+        "start_time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    if probe_devices:
+        meta.update(_devices())
+    return meta
+
+
+# ------------------------------------------------------------------------------------ store
+def check_cell_id(cell_id: str) -> str:
+    if not isinstance(cell_id, str) or not CELL_ID_RE.match(cell_id):
+        raise ValueError(
+            f"cell_id must match {CELL_ID_RE.pattern} (a safe file name), got {cell_id!r}"
+        )
+    return cell_id
+
+
+def _normalize_config(config: Any) -> dict[str, Any]:
+    if hasattr(config, "to_dict"):  # ml_collections.ConfigDict
+        config = config.to_dict()
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+    return json.loads(_dumps_line(to_jsonable(dict(config), "config")))
+
+
+class Store:
+    """A workdir (see module docstring). Build with `open_workdir`."""
+
+    def __init__(self, root: Path, config: dict[str, Any], cell_order: Sequence[str] = ()):
+        self.root = root
+        self.cells_dir = root / "cells"
+        self.results_path = root / "results.jsonl"
+        self.config = config
+        self.cell_order = list(cell_order)
+        self._rank = {c: i for i, c in enumerate(self.cell_order)}
+        self._cache: dict[str, tuple[tuple[int, int, int], list[Any]]] = {}
+
+    def _cell_path(self, cell_id: str) -> Path:
+        return self.cells_dir / f"{check_cell_id(cell_id)}.json"
+
+    def done(self, cell_id: str) -> bool:
+        """Whether the cell's file exists (written atomically, so it is complete)."""
+        return self._cell_path(cell_id).is_file()
+
+    def done_cells(self) -> list[str]:
+        return sorted(p.stem for p in self.cells_dir.glob("*.json"))
+
+    def write_cell(self, cell_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Atomically write the cell's rows, then rebuild results.jsonl.
+
+        Each row gets `cell_id` (it must match if already present).
+        """
+        path = self._cell_path(cell_id)
+        out = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise TypeError(f"{cell_id}: row {i} must be a mapping, got {type(row).__name__}")
+            r = to_jsonable(dict(row), f"{cell_id}[{i}]")
+            if r.setdefault("cell_id", cell_id) != cell_id:
+                raise ValueError(f"{cell_id}: row {i} has cell_id {r['cell_id']!r}")
+            out.append(r)
+        atomic_write_text(path, "[\n" + ",\n".join(_dumps_line(r) for r in out) + "\n]\n")
+        self.rebuild()
+
+    def read_cell(self, cell_id: str) -> list[dict[str, Any]]:
+        return from_jsonable(json.loads(self._cell_path(cell_id).read_text("utf-8")))
+
+    def _sort_key(self, cell_id: str) -> tuple[int, str]:
+        return (self._rank.get(cell_id, len(self._rank)), cell_id)
+
+    def _cell_rows_raw(self, path: Path) -> list[Any]:
+        st = path.stat()
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._cache.get(path.stem)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        rows = json.loads(path.read_text("utf-8"))
+        self._cache[path.stem] = (stamp, rows)
+        return rows
+
+    def rebuild(self) -> int:
+        """Rewrite results.jsonl from cells/ under the lock; returns the number of rows."""
+        with _locked(self.root):
+            cells = sorted(self.done_cells(), key=self._sort_key)
+            lines = []
+            for c in cells:
+                lines.extend(
+                    _dumps_line(r) for r in self._cell_rows_raw(self.cells_dir / f"{c}.json")
+                )
+            atomic_write_text(self.results_path, "".join(line + "\n" for line in lines))
+        return len(lines)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """All rows of results.jsonl, with "nan"/"inf"/"-inf" decoded to floats."""
+        if not self.results_path.exists():
+            return []
+        with open(self.results_path, encoding="utf-8") as f:
+            return [from_jsonable(json.loads(line)) for line in f if line.strip()]
+
+
+def _remove_stale_tmp(d: Path, min_age_s: float = 600.0) -> None:
+    """Remove temp files of killed writers (old ones only: a live shard may be mid-write)."""
+    now = time.time()
+    for p in d.glob(f".*{_TMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > min_age_s:
+                p.unlink()
+
+
+def open_workdir(
+    path: str | os.PathLike,
+    config: Any,
+    *,
+    cell_order: Sequence[str] = (),
+    seeds: Any = None,
+    probe_devices: bool = True,
+    write_meta: bool = True,
+) -> Store:
+    """Create or reopen a workdir for `config`.
+
+    Raises ValueError if the workdir already holds a different config. Records this session in
+    meta.json (top-level fields: the latest session; `sessions`: every open) and rebuilds
+    results.jsonl. `seeds` defaults to the config's keys containing "seed".
+    """
+    root = Path(path)
+    cfg = _normalize_config(config)
+    (root / "cells").mkdir(parents=True, exist_ok=True)
+    if seeds is None:
+        seeds = {k: v for k, v in cfg.items() if "seed" in k.lower()} or None
+    meta = collect_meta(to_jsonable(seeds, "seeds"), probe_devices) if write_meta else None
+    with _locked(root):
+        cfg_path = root / "config.json"
+        if cfg_path.exists():
+            stored = json.loads(cfg_path.read_text("utf-8"))
+            if stored != cfg:
+                diff = sorted(
+                    k for k in set(stored) | set(cfg) if stored.get(k, ...) != cfg.get(k, ...)
+                )
+                raise ValueError(
+                    f"workdir {root} belongs to another config (differing keys: "
+                    f"{', '.join(diff) or '(nested)'}); use a fresh --workdir"
+                )
+        else:
+            atomic_write_text(cfg_path, json.dumps(cfg, sort_keys=True, indent=2) + "\n")
+        _remove_stale_tmp(root)
+        _remove_stale_tmp(root / "cells")
+        if meta is not None:
+            meta_path = root / "meta.json"
+            sessions = []
+            if meta_path.exists():
+                with contextlib.suppress(ValueError):
+                    sessions = json.loads(meta_path.read_text("utf-8")).get("sessions", [])
+            keep = ("start_time", "host", "pid", "git_revision", "process_index", "argv")
+            sessions.append({k: meta.get(k) for k in keep})
+            meta = to_jsonable({**meta, "sessions": sessions}, "meta")
+            atomic_write_text(meta_path, json.dumps(meta, sort_keys=True, indent=2) + "\n")
+    store = Store(root, cfg, cell_order)
+    store.rebuild()
+    return store
+
+
+def merge_workdirs(
+    dst: str | os.PathLike,
+    srcs: Sequence[str | os.PathLike],
+    *,
+    cell_order: Sequence[str] = (),
+    probe_devices: bool = True,
+) -> Store:
+    """Merge shard workdirs `srcs` into `dst` (created with their common config).
+
+    All configs must be equal (ValueError otherwise). A cell present in several workdirs must have
+    identical rows (ValueError otherwise). Copies cell files atomically, then rebuilds.
+    """
+    if not srcs:
+        raise ValueError("merge_workdirs: srcs is empty")
+    configs = []
+    for s in srcs:
+        p = Path(s) / "config.json"
+        if not p.is_file():
+            raise ValueError(f"merge_workdirs: {s} is not a workdir (no config.json)")
+        configs.append(json.loads(p.read_text("utf-8")))
+    for s, c in zip(srcs[1:], configs[1:], strict=True):
+        if c != configs[0]:
+            raise ValueError(f"merge_workdirs: {s} belongs to another config than {srcs[0]}")
+    store = open_workdir(dst, configs[0], cell_order=cell_order, probe_devices=probe_devices)
+    dst_root = store.root.resolve()
+    for s in srcs:
+        if Path(s).resolve() == dst_root:
+            continue
+        for p in sorted((Path(s) / "cells").glob("*.json")):
+            text = p.read_text("utf-8")
+            target = store.cells_dir / p.name
+            if target.exists():
+                if json.loads(target.read_text("utf-8")) != json.loads(text):
+                    raise ValueError(f"merge_workdirs: cell {p.stem} differs between workdirs")
+                continue
+            atomic_write_text(target, text)
+        tb = Path(s) / "tb"
+        if tb.is_dir():
+            shutil.copytree(tb, store.root / "tb", dirs_exist_ok=True)
+    store.rebuild()
+    return store
