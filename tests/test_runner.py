@@ -1,0 +1,187 @@
+"""hardnet.runner.run_cell: rows, metrics, failures, determinism (on tiny cells)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from hardnet import grid, runner
+from hardnet.base import Learner
+from hardnet.configs import smoke
+from hardnet.results import to_jsonable
+
+TIMINGS = ("compile_s", "run_s")
+
+
+def _config(instances, learners, **kw):
+    return {
+        "instances": instances,
+        "learners": learners,
+        "budgets": [64],
+        "test_size": 256,
+        "instance_seeds": 2,
+        "learner_seeds": 2,
+        **kw,
+    }
+
+
+F1 = {"f1": dict(family="prg_boolean", fixed=dict(predicate="tsa", n=8))}
+F6 = {"f6": dict(family="easy_depth2", fixed=dict(d=4, m=2))}
+
+
+def _cells(config):
+    return {c.entry: c for c in grid.expand(config)}
+
+
+@pytest.fixture(scope="module")
+def f1_cells():
+    return _cells(
+        _config(
+            F1,
+            {
+                "gf2": dict(learner_seeds=1),
+                "oracle": dict(),
+                "trivial": dict(learner_seeds=1),  # default draws, as the reference trivial
+                "nan_sgd": dict(
+                    name="sgd",
+                    kwargs=dict(
+                        depth=1,
+                        width=8,
+                        batch_size=32,
+                        steps=10,
+                        optimizer="sgd",
+                        learning_rate=1e8,
+                    ),
+                ),
+            },
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def f1_rows(f1_cells):
+    return {name: runner.run_cell(cell) for name, cell in f1_cells.items()}
+
+
+def _check_rows(cell, rows):
+    assert len(rows) == len(cell.instance_seeds) * len(cell.learner_seeds)
+    pairs = [(r["instance_seed"], r["learner_seed"]) for r in rows]
+    assert pairs == [(i, j) for i in cell.instance_seeds for j in cell.learner_seeds]
+    for r in rows:
+        assert r["cell_id"] == cell.cell_id and r["cell"] == cell.to_json()
+        assert r["samples"] == cell.budget
+        json.dumps(to_jsonable(r), allow_nan=False)  # every row is JSON-serializable
+
+
+def test_rows_and_oracle_on_prg(f1_cells, f1_rows):
+    for name, rows in f1_rows.items():
+        _check_rows(f1_cells[name], rows)
+    for r in f1_rows["oracle"]:
+        assert not r["failed"] and r["fail_reason"] is None
+        assert r["mse_all"] < 1e-10 and r["mse_fresh"] < 1e-10
+        assert r["adv"] == pytest.approx(1.0, abs=1e-6) and r["acc01"] == 1.0
+        assert 0 <= r["frac_test_seen"] < 0.2 and r["num_fresh"] > 100
+    for r in f1_rows["gf2"]:  # n=8 tsa from 64 samples: gf2 solves it
+        assert not r["failed"] and r["adv"] > 0.9
+
+
+def test_trivial_against_itself(f1_rows):
+    for r in f1_rows["trivial"]:
+        assert not r["failed"]
+        assert abs(r["adv"]) < 0.05  # another Monte Carlo draw of the same predictor
+        assert 0.2 < r["mse_fresh"] < 0.3  # ≈ 1/4 for a balanced predicate
+
+
+def test_nan_learner_recorded_as_failed(f1_rows):
+    for r in f1_rows["nan_sgd"]:
+        assert r["failed"] is True
+        assert "diverged" in r["fail_reason"] or "non-finite" in r["fail_reason"]
+        json.dumps(to_jsonable(r), allow_nan=False)
+
+
+def test_instance_data_shared_across_learners(f1_rows):
+    # the same instance seed gives the same test set to every learner: same fresh fraction
+    for i in (0, 1):
+        seen = {
+            r["frac_test_seen"]
+            for rows in f1_rows.values()
+            for r in rows
+            if r["instance_seed"] == i
+        }
+        assert len(seen) == 1
+
+
+def _metric_values(rows):
+    return [{k: v for k, v in r.items() if k not in TIMINGS} for r in rows]
+
+
+def test_deterministic_and_seed_base_matters(f1_cells, f1_rows):
+    cell = f1_cells["trivial"]
+    again = runner.run_cell(cell)
+    assert json.dumps(to_jsonable(_metric_values(again))) == json.dumps(
+        to_jsonable(_metric_values(f1_rows["trivial"]))
+    )
+    other = runner.run_cell(cell, seed_base=1)
+    assert [r["mse_all"] for r in other] != [r["mse_all"] for r in f1_rows["trivial"]]
+
+
+def test_easy_depth2_poly_and_oracle():
+    cells = _cells(
+        _config(F6, {"poly": dict(kwargs=dict(degree=2)), "oracle": dict(learner_seeds=1)})
+    )
+    rows = runner.run_cell(cells["poly"])
+    _check_rows(cells["poly"], rows)
+    for r in rows:
+        assert not r["failed"] and np.isfinite(r["nmse"]) and 0 <= r["nmse"] < 1
+        assert "adv" not in r and "mse_fresh" not in r  # not a PRG family
+    again = runner.run_cell(cells["poly"])
+    assert _metric_values(again) == _metric_values(rows)
+    for r in runner.run_cell(cells["oracle"]):
+        assert not r["failed"] and r["nmse"] < 1e-10
+
+
+def test_cosines_for_tensor_on_f6():
+    config = smoke.get_config()
+    cell = next(
+        c for c in grid.expand(config) if c.family == "easy_depth2" and c.learner == "tensor"
+    )
+    rows = runner.run_cell(cell)
+    _check_rows(cell, rows)
+    for r in rows:
+        assert 0 <= r["cosine_min"] <= r["cosine_mean"] <= 1 + 1e-6
+
+
+def test_python_loop_matches_vmapped(f1_cells, f1_rows, monkeypatch):
+    cell = f1_cells["gf2"]
+    make = grid.Cell.make_learner
+
+    def looped(self, instance=None, params=None):
+        return dataclasses.replace(make(self, instance, params), vmappable=False)
+
+    monkeypatch.setattr(grid.Cell, "make_learner", looped)
+    rows = runner.run_cell(cell)
+    for a, b in zip(rows, f1_rows["gf2"], strict=True):
+        for k in ("mse_all", "mse_fresh", "adv", "acc01"):
+            assert a[k] == pytest.approx(b[k], abs=1e-6)
+
+
+def test_exception_recorded_not_raised(f1_cells, monkeypatch):
+    def broken(self, instance=None, params=None):
+        def fit(key, x, y, budget=None, monitor=None):
+            raise RuntimeError("boom")
+
+        return Learner(name="broken", config={}, fit=fit)
+
+    monkeypatch.setattr(grid.Cell, "make_learner", broken)
+    rows = runner.run_cell(f1_cells["gf2"])
+    assert len(rows) == 2 and all(r["failed"] and "boom" in r["fail_reason"] for r in rows)
+
+
+def test_train_and_test_from_different_keys(f1_cells):
+    cell = f1_cells["oracle"]
+    inst = cell.make_instance()
+    _, (x, _, _), (x_test, _, _) = runner._data(inst, cell, 0)
+    assert x.shape[:2] == (2, cell.budget) and x_test.shape[:2] == (2, cell.test_size)
+    assert not np.array_equal(np.asarray(x[:, :8]), np.asarray(x_test[:, :8]))
+    assert not np.array_equal(np.asarray(x[0]), np.asarray(x[1]))  # instance seeds differ
