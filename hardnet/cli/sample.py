@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,7 @@ from absl import app, flags
 import hardnet
 from hardnet import streaming, validation
 from hardnet.base import Instance
+from hardnet.cli import common
 from hardnet.instances import families, make
 
 PROG = "hardnet-sample"
@@ -184,19 +184,8 @@ def sample_to_npz(
     return instance
 
 
-def _fail(message: str) -> None:
-    """Exit with one line on stderr (no traceback)."""
-    message = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
-    sys.stderr.write(f"{PROG}: error: {message}\n")
-    sys.exit(2)
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        _fail(f"{error} (see --helpshort)")
-        raise  # unreachable
+def _fail(message: object) -> None:
+    common.fail(PROG, message)
 
 
 def main(argv: list[str]) -> None:
@@ -225,7 +214,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Entry point of the `hardnet-sample` console script."""
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=common.flags_parser(PROG))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,137 @@
+"""`hardnet-bench`: run a config's grid of benchmark cells into a workdir (issue 4).
+
+    hardnet-bench --config=hardnet/configs/headline.py:cpu --workdir=/tmp/headline
+    python -m hardnet.cli.bench --config=hardnet/configs/smoke.py --workdir=/tmp/smoke \
+        --config.instance_seeds=3 --jax_platforms=cpu
+
+Each cell (instance × learner × budget, all seeds) is one vmapped program (`hardnet.runner`);
+its rows are written atomically to `<workdir>/cells/<cell_id>.json` and `results.jsonl` is
+rebuilt (`hardnet.results`). A run killed at any moment and restarted with the same workdir skips
+finished cells and ends with the same rows. `--shard_index/--num_shards` split the grid for job
+arrays; shards may share one workdir. jax flags (`--jax_platforms`, `--jax_enable_x64`, ...) are
+parsed from the command line too. Bad flags or config values exit with one line, before any
+compilation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import jax
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+from hardnet import grid, results, runner, tblog
+from hardnet.cli import common
+
+PROG = "hardnet-bench"
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
+_WORKDIR = flags.DEFINE_string("workdir", None, "where results, logs and the report go")
+_SEED = flags.DEFINE_integer("seed", 0, "run seed: every key derives from it", lower_bound=0)
+_SHARD_INDEX = flags.DEFINE_integer("shard_index", 0, "this shard (job-array index)", lower_bound=0)
+_NUM_SHARDS = flags.DEFINE_integer("num_shards", 1, "number of shards", lower_bound=1)
+_DISTRIBUTED = flags.DEFINE_bool(
+    "jax_distributed", False, "call jax.distributed.initialize() (multi-host); process 0 writes"
+)
+_TENSORBOARD = flags.DEFINE_bool("tensorboard", True, "write TensorBoard logs under workdir/tb")
+_REPORT = flags.DEFINE_bool("report", True, "write the report at the end (hardnet-report)")
+flags.mark_flags_as_required(["config", "workdir"])
+
+# Row fields summarized per cell in the log line and TensorBoard hparams.
+SUMMARY = ("adv", "nmse", "acc01", "cosine_min")
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean of the headline metrics over a cell's runs (NaNs ignored), and the failure count."""
+    out: dict[str, float] = {"failed": float(sum(bool(r.get("failed")) for r in rows))}
+    for name in SUMMARY:
+        values = [r[name] for r in rows if isinstance(r.get(name), int | float)]
+        values = [v for v in values if np.isfinite(v)]
+        if values:
+            out[name] = float(np.mean(values))
+    return out
+
+
+def _line(index: int, total: int, cell: grid.Cell, summary: dict, started: float) -> str:
+    elapsed = time.time() - started
+    eta = elapsed / index * (total - index)
+    metrics = " ".join(f"{k}={v:.3g}" for k, v in summary.items() if k != "failed")
+    failed = f" failed={int(summary['failed'])}" if summary["failed"] else ""
+    return f"[{index}/{total}] {cell.cell_id} {metrics}{failed} | {elapsed:.0f}s, ETA {eta:.0f}s"
+
+
+def run_grid(config: Any, workdir: str, seed: int, shard_index: int, num_shards: int) -> int:
+    """Run this shard's unfinished cells; returns the number of cells run."""
+    try:
+        plan = grid.plan(config)
+        cells = grid.shard(plan.cells, shard_index, num_shards)
+    except ValueError as error:
+        common.fail(PROG, error)
+    writer = jax.process_index() == 0
+    store = results.open_workdir(
+        workdir,
+        {"config": config.to_dict() if hasattr(config, "to_dict") else config, "seed": seed},
+        cell_order=[c.cell_id for c in plan.cells],
+        write_meta=writer,
+    )
+    todo = [c for c in cells if not store.done(c.cell_id)]
+    print(
+        f"{PROG}: {len(plan.cells)} cells ({len(plan.skipped)} skipped), shard "
+        f"{shard_index}/{num_shards}: {len(cells)}, {len(cells) - len(todo)} already done",
+        flush=True,
+    )
+    for skip in plan.skipped:
+        print(f"  skipped {skip.entry} on {skip.family}: {skip.reason}", flush=True)
+    started = time.time()
+    for index, cell in enumerate(todo, 1):
+        rows = runner.run_cell(cell, seed_base=seed)
+        summary = summarize(rows)
+        if writer and _TENSORBOARD.value:
+            with tblog.CellWriter(workdir, cell.cell_id, cell.learner) as tb:
+                params = {"family": cell.family, "learner": cell.learner, "budget": cell.budget}
+                params.update({k: v for k, v in cell.instance_kwargs.items()})
+                tb.hparams(params, summary)
+        if writer:
+            store.write_cell(cell.cell_id, rows)
+        print(_line(index, len(todo), cell, summary, started), flush=True)
+    return len(todo)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        common.fail(PROG, f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.getLogger("jax").setLevel(logging.WARNING)
+    if _SHARD_INDEX.value >= _NUM_SHARDS.value:
+        common.fail(PROG, f"--shard_index must be < --num_shards, got {_SHARD_INDEX.value}")
+    if _DISTRIBUTED.value:
+        jax.distributed.initialize()
+    try:
+        run_grid(_CONFIG.value, _WORKDIR.value, _SEED.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished cells are saved in {_WORKDIR.value}", flush=True)
+        raise SystemExit(130) from None
+    print(
+        f"{PROG}: results in {_WORKDIR.value}/results.jsonl; TensorBoard: "
+        f"tensorboard --logdir {_WORKDIR.value}/tb",
+        flush=True,
+    )
+    if _REPORT.value and jax.process_index() == 0:
+        try:
+            from hardnet import report
+        except ImportError:
+            return
+        print(f"{PROG}: report: {report.write_report(_WORKDIR.value)}", flush=True)
+
+
+def run() -> None:
+    """Entry point of the `hardnet-bench` console script."""
+    jax.config.config_with_absl()
+    app.run(main, flags_parser=common.flags_parser(PROG))
+
+
+if __name__ == "__main__":
+    run()

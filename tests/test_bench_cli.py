@@ -1,0 +1,93 @@
+"""hardnet-bench end to end: a killed run restarted gives the same rows as an uninterrupted one
+(SIGKILL and SIGINT), shards give the same rows as one run, bad values are one line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CONFIG = str(Path(__file__).parent / "configs" / "tiny.py")
+TIMING = ("compile_s", "run_s")
+
+
+def _cmd(workdir, *extra):
+    return [sys.executable, "-m", "hardnet.cli.bench", f"--config={CONFIG}",
+            f"--workdir={workdir}", "--report=false", "--jax_platforms=cpu", *extra]  # fmt: skip
+
+
+def _run(workdir, *extra):
+    return subprocess.run(_cmd(workdir, *extra), capture_output=True, text=True, timeout=300)
+
+
+def _rows(workdir):
+    rows = [json.loads(line) for line in (Path(workdir) / "results.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("reference")
+    done = _run(workdir)
+    assert done.returncode == 0, done.stderr
+    assert "[4/4]" in done.stdout
+    return _rows(workdir), workdir
+
+
+def test_run_writes_rows_and_tensorboard(reference):
+    rows, workdir = reference
+    assert len(rows) == 2 * 1 + 2 * 1 + 2 * 1 + 2 * 2  # gf2, oracle x2 instances, poly
+    assert all(row["failed"] is False for row in rows if row["cell"]["learner"] == "oracle")
+    assert (workdir / "config.json").exists() and (workdir / "meta.json").exists()
+    assert any(p.name.startswith("events.out.tfevents") for p in (workdir / "tb").rglob("*"))
+    # a second run skips every finished cell and changes nothing
+    again = _run(workdir)
+    assert "4 already done" in again.stdout and _rows(workdir) == rows
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_resumes_to_the_same_rows(reference, tmp_path, sig):
+    rows, _ = reference
+    proc = subprocess.Popen(_cmd(tmp_path), stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    for line in proc.stdout:  # wait for the first finished cell, then kill mid-run
+        if line.startswith("[1/4]") or time.time() > deadline:
+            break
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode in (130, -signal.SIGINT)
+    finished = len(list((tmp_path / "cells").glob("*.json")))
+    assert 1 <= finished < 4
+    done = _run(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"{finished} already done" in done.stdout
+    assert _rows(tmp_path) == rows  # nothing lost, nothing duplicated
+
+
+def test_two_shards_equal_one_run(reference, tmp_path):
+    rows, _ = reference
+    for index in (1, 0):
+        done = _run(tmp_path, "--num_shards=2", f"--shard_index={index}")
+        assert done.returncode == 0, done.stderr
+    assert _rows(tmp_path) == rows
+
+
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        (("--config.budgets=(-5,)",), "budgets"),
+        (("--num_shards=2", "--shard_index=2"), "shard_index"),
+        (("--seed=-1",), "seed"),
+    ],
+)
+def test_bad_values_exit_with_one_line(tmp_path, extra, match):
+    done = _run(tmp_path, *extra)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and match in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
