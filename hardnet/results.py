@@ -171,37 +171,27 @@ def _locked(root: Path) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------- meta
+def _git(cwd: Path, *args: str) -> str | None:
+    """stdout of `git ARGS` in `cwd`, or None if git is missing or fails (never raises)."""
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except Exception:
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
 def git_revision(cwd: str | os.PathLike | None = None) -> str | None:
     """`git rev-parse HEAD` of the source tree (default: this package's directory), or None."""
     cwd = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except Exception:
-        return None
-    rev = out.stdout.strip()
-    return rev if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", rev) else None
+    rev = _git(cwd, "rev-parse", "HEAD")
+    return rev if rev is not None and re.fullmatch(r"[0-9a-f]{40,64}", rev) else None
 
 
 def _git_dirty(cwd: Path) -> bool | None:
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except Exception:
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
 
 
 def _version(pkg: str) -> str | None:
