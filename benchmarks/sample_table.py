@@ -17,8 +17,6 @@ A family that raises NotImplementedError is listed as "not implemented".
 from __future__ import annotations
 
 import logging
-import math
-import statistics
 import time
 from typing import Any
 
@@ -26,7 +24,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from hardnet import streaming
+from hardnet import stats, streaming
 from hardnet.instances import families, make
 
 NUM = "_num"  # per-configuration override of --num (not passed to make)
@@ -58,7 +56,6 @@ CONFIGS: dict[str, list[dict[str, Any]]] = {
 }
 
 CONFIDENCE = 0.999
-Z = statistics.NormalDist().inv_cdf(1 - (1 - CONFIDENCE) / 2)
 
 _SEEDS = flags.DEFINE_integer("seeds", 4, "Seeds per configuration (S).", lower_bound=1)
 _NUM = flags.DEFINE_integer("num", 20_000, "Rows per seed (N), unless overridden.", lower_bound=1)
@@ -75,15 +72,6 @@ HEADER = (
     f"{'family':<20} {'config':<34} {'x shape':<16} {'inf emp':>9} {'formula':>9} "
     f"{'99.9% interval':>19} {'ok':>3} {'y mean':>7} {'1st call s':>10} {'samples/s':>10}"
 )
-
-
-def wilson(successes: int, trials: int, z: float = Z) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion."""
-    p = successes / trials
-    denom = 1 + z * z / trials
-    center = (p + z * z / (2 * trials)) / denom
-    half = z / denom * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return max(0.0, center - half), min(1.0, center + half)
 
 
 def short(kwargs: dict[str, Any]) -> str:
@@ -119,7 +107,7 @@ def row(family: str, kwargs: dict[str, Any], key: jax.Array) -> tuple[str, bool]
     rate = x.shape[0] * x.shape[1] / (time.perf_counter() - start)
 
     informative = np.asarray(meta["informative"])
-    low, high = wilson(int(informative.sum()), informative.size)
+    low, high = stats.wilson_interval(int(informative.sum()), informative.size, CONFIDENCE)
     formula = instance.informative_fraction
     ok = low - 1e-12 <= formula <= high + 1e-12
     shape = "x".join(map(str, x.shape))
