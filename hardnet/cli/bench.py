@@ -93,7 +93,7 @@ def run_grid(config: Any, workdir: str, seed: int, shard_index: int, num_shards:
         if writer and _TENSORBOARD.value:
             with tblog.CellWriter(workdir, cell.cell_id, cell.learner) as tb:
                 params = {"family": cell.family, "learner": cell.learner, "budget": cell.budget}
-                params.update({k: v for k, v in cell.instance_kwargs.items()})
+                params.update(cell.instance_kwargs)
                 tb.hparams(params, summary)
         if writer:
             store.write_cell(cell.cell_id, rows)
