@@ -106,6 +106,14 @@ class Cell:
         """The learner; controls need `instance` (and `oracle` the planted `params`)."""
         return _make_learner(self.learner, dict(self.learner_kwargs), instance, params)
 
+    @property
+    def series_id(self) -> str:
+        """The id shared by the cells that differ only in budget (a learning curve against
+        samples): the cell id's readable prefix and 8 hex digits of the rest of its content."""
+        content = {k: v for k, v in self.to_json().items() if k not in ("cell_id", "budget")}
+        digest = hashlib.sha256(_canonical(content).encode()).hexdigest()[:8]
+        return f"{self.cell_id.rsplit(f'-b{self.budget}-', 1)[0]}-{digest}"
+
     def to_json(self) -> dict[str, Any]:
         """The full cell parameters, JSON-serializable (for results rows)."""
         out = dataclasses.asdict(self)

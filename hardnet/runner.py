@@ -18,9 +18,11 @@ seed (paired comparisons).
 Vmappable learners train all pairs in one jitted program: the data of instance seed i are
 repeated over the learner seeds, and `fit(key_ij, x_i, y_i)` (budget None: the learner's own
 default work; the cell's budget is the number of training rows) and the predictor on the test
-inputs are `jax.vmap`-ed over the flat pair axis. Other learners loop in Python over one
-compiled program. `oracle` is built inside the program from the params of its instance seed;
-`trivial`, brute force and gf2 from the instance.
+inputs are `jax.vmap`-ed over the flat pair axis. With several local devices the pair axis is
+sharded over a one-axis `jax.sharding.Mesh` (`seeds`; padded to a multiple of the device count
+by repeating the last pair, whose copies are dropped); on one device it is plain `jit`. Other
+learners loop in Python over one compiled program. `oracle` is built inside the program from
+the params of its instance seed; `trivial`, brute force and gf2 from the instance.
 
 Metrics per row (spec metrics.md): `mse_all`, `nmse = mse_all / Var(y_test)`; PRG families (meta
 has `hyperedge_hash`) add `mse_inf` (informative test rows), `mse_fresh` (informative test rows
@@ -31,10 +33,13 @@ mse_fresh(trivial)` with `trivial` fitted once per cell with `k_trivial`, and `a
 `cosine_mean` of `metrics.best_cosines(first_layer_rows, params["W"])` for `tensor` (rows
 `W.T`) and `sgd` (its first layer). `failed` / `fail_reason`: non-finite predictions,
 `info["diverged"]`, `info["failed"]` (tensor: decoded failure bits), or an exception while
-compiling or running (recorded, never raised). Cost: `compile_s` (lowering + compilation) and
-`run_s` (execution) of the cell's program, shared by all its rows, `num_runs`, `samples` (=
-budget). Each row carries `cell` (`Cell.to_json()`), `cell_id`, `seed_base`, `instance_seed`,
-`learner_seed`.
+compiling or running (recorded, never raised). `curves`: every learner gets a `monitor` that
+returns `test_mse` on the first `MONITOR_ROWS` test rows (and `cosine_min` of the first layer on
+`easy_depth2`); the info entries logged along training (`CURVES`: one value per log point,
+x-axis `step` where the learner logs it, else the index) go into `row["curves"]`. Cost:
+`compile_s` (lowering + compilation) and `run_s` (execution) of the cell's program, shared by
+all its rows, `num_runs`, `samples` (= budget). Each row carries `cell` (`Cell.to_json()`),
+`cell_id`, `seed_base`, `instance_seed`, `learner_seed`.
 """
 
 from __future__ import annotations
@@ -55,6 +60,12 @@ from hardnet.learners.mlp import Network
 FIRST_LAYER: dict[str, Callable[[Any], Array]] = {
     "tensor": lambda state: state["W"].T,
     "sgd": Network.first_layer,
+}
+MONITOR_ROWS = 1024
+# Per learner: the info entries that are curves along training (one value per log point).
+CURVES: dict[str, tuple[str, ...]] = {
+    "sgd": ("train_loss", "weight_movement", "monitor/test_mse", "monitor/cosine_min"),
+    "tensor": ("lm_loss",),
 }
 
 
@@ -97,14 +108,47 @@ def _data(inst: Instance, cell: Cell, seed_base: int) -> tuple[Params, tuple, tu
     return params, train, test
 
 
-def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callable:
-    """`(params, key, x, y, x_test) -> outputs` of one (instance seed, learner seed) pair."""
+def _monitor(params: Params, x_test: Array, y_test: Array, cosines: bool) -> Callable:
+    """`monitor(predict, first_layer)`: test MSE on the first MONITOR_ROWS test rows, and the
+    worst best-match cosine to the teacher's directions on F6."""
+    xm, ym = x_test[:MONITOR_ROWS], y_test[:MONITOR_ROWS]
 
-    def run(params, key, x, y, x_test):
+    def monitor(predict: Callable, first_layer: Array) -> dict[str, Array]:
+        out = {"test_mse": jnp.mean((predict(xm) - ym) ** 2)}
+        if cosines:
+            out["cosine_min"] = jnp.min(metrics.best_cosines(first_layer, params["W"]))
+        return out
+
+    return monitor
+
+
+def _curves(learner: str, info: dict[str, Any]) -> dict[str, Array]:
+    """The curves of `CURVES[learner]` found in `info` (sgd: the monitor outputs are plain names
+    in info; they are renamed `monitor/<name>`), with `step` when the learner logs it."""
+    out = {}
+    for name in CURVES.get(learner, ()):
+        plain = name.removeprefix("monitor/")
+        if name in info:
+            out[name] = info[name]
+        elif plain in info and plain != name:
+            out[name] = info[plain]
+    if out and "step" in info:
+        out["step"] = info["step"]
+    return out
+
+
+def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callable:
+    """`(params, key, x, y, x_test, y_test) -> outputs` of one (instance seed, learner seed)."""
+
+    def run(params, key, x, y, x_test, y_test):
         lrn = cell.make_learner(inst, params) if learner is None else learner
-        pred = lrn.fit(key, x, y)
+        monitor = _monitor(params, x_test, y_test, cosines)
+        pred = lrn.fit(key, x, y, monitor=monitor)
         out = {"y_hat": pred(x_test)}
         info = pred.info
+        curves = _curves(cell.learner, info)
+        if curves:
+            out["curves"] = curves
         if "diverged" in info:
             out["diverged"] = jnp.any(info["diverged"])
         if "failed" in info:
@@ -129,28 +173,47 @@ def _timed(fn: Callable, *args: Any) -> tuple[Any, float, float]:
     return jax.tree.map(np.asarray, out), t1 - t0, t2 - t1
 
 
+def _pair_sharding(num_pairs: int) -> tuple[Any, int]:
+    """(NamedSharding of the pair axis over a `seeds` mesh of the local devices, padded pair
+    count), or (None, num_pairs) on one device (plain jit)."""
+    devices = jax.local_devices()
+    if len(devices) == 1:
+        return None, num_pairs
+    mesh = jax.sharding.Mesh(np.array(devices), ("seeds",))
+    padded = -(-num_pairs // len(devices)) * len(devices)
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")), padded
+
+
 def _fit_all(cell: Cell, inst: Instance, params, train, test, seed_base: int):
     """Outputs stacked over the flat pair axis (i major, j minor), compile and run seconds."""
     n_i, n_j = len(cell.instance_seeds), len(cell.learner_seeds)
-    keys = jnp.stack(
-        [learner_key(seed_base, i, j) for i in cell.instance_seeds for j in cell.learner_seeds]
-    )
+    pairs = [(a, learner_key(seed_base, i, j)) for a, i in enumerate(cell.instance_seeds)
+             for j in cell.learner_seeds]  # fmt: skip
     learner = None if cell.learner == "oracle" else cell.make_learner(inst)
     cosines = cell.family == "easy_depth2" and cell.learner in FIRST_LAYER
     run = _one_run(cell, inst, learner, cosines)
-    (x, y, _), (x_test, _, _) = train, test
+    (x, y, _), (x_test, y_test, _) = train, test
     if learner is None or learner.vmappable:
+        sharding, padded = _pair_sharding(len(pairs))
+        pairs += [pairs[-1]] * (padded - len(pairs))
+        index = jnp.asarray([a for a, _ in pairs], jnp.int32)  # instance position of each pair
+        keys = jnp.stack([k for _, k in pairs])
+        if sharding is not None:
+            index, keys = jax.device_put((index, keys), sharding)
 
-        def program(params, keys, x, y, x_test):
-            rep = lambda a: jnp.repeat(a, n_j, axis=0)
-            batch = jax.tree.map(rep, (params, x, y, x_test))
+        def program(params, index, keys, x, y, x_test, y_test):
+            pick = lambda a: a[index]
+            batch = jax.tree.map(pick, (params, x, y, x_test, y_test))
+            if sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, sharding)
             return jax.vmap(run)(batch[0], keys, *batch[1:])
 
-        return _timed(program, params, keys, x, y, x_test)
+        out, compile_s, run_s = _timed(program, params, index, keys, x, y, x_test, y_test)
+        return jax.tree.map(lambda a: a[: n_i * n_j], out), compile_s, run_s
 
     def args(p: int) -> tuple:
-        i = p // n_j  # the pair's instance seed (position)
-        return (jax.tree.map(lambda a: a[i], params), keys[p], x[i], y[i], x_test[i])
+        a, key = pairs[p]
+        return (jax.tree.map(lambda t: t[a], params), key, x[a], y[a], x_test[a], y_test[a])
 
     t0 = time.perf_counter()
     compiled = jax.jit(run).lower(*args(0)).compile()
@@ -217,6 +280,7 @@ def run_cell(cell: Cell, seed_base: int = 0) -> list[dict[str, Any]]:
         out, compile_s, run_s = None, float("nan"), float("nan")
 
     y_test = np.asarray(y_test)
+    y_mean = np.asarray(train[1], np.float64).mean(axis=1)  # per instance seed
     if prg:
         trivial_hat = _trivial_predictions(inst, test[0], seed_base)
         inf_test = np.asarray(meta_test["informative"])
@@ -250,11 +314,15 @@ def run_cell(cell: Cell, seed_base: int = 0) -> list[dict[str, Any]]:
                 row["frac_test_seen"] = float(seen)
                 row["num_fresh"] = int(fresh.sum())
                 row["adv"] = 1.0 - row["mse_fresh"] / _mse(trivial_hat[a], y_test[a], fresh)
+                const = np.full_like(y_test[a], y_mean[a], dtype=np.float64)
+                row["adv_mean"] = 1.0 - row["mse_fresh"] / _mse(const, y_test[a], fresh)
                 right = (y_hat > 0.5) == (bits[a] > 0.5)
                 row["acc01"] = float(np.mean(right[fresh])) if fresh.any() else float("nan")
             for name in ("cosine_min", "cosine_mean"):
                 if name in out:
                     row[name] = float(out[name][p])
+            if "curves" in out:
+                row["curves"] = {k: np.asarray(v[p]).tolist() for k, v in out["curves"].items()}
             reasons = _fail_reasons(cell, out, p)
             row["failed"] = bool(reasons)
             row["fail_reason"] = "; ".join(reasons) if reasons else None

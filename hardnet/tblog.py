@@ -5,8 +5,11 @@ A thin layer over `tensorboardX.SummaryWriter` (no TensorFlow import; `clu` and
 
     tb/<cell_id>/<learner>/            curves averaged over seeds (`<prefix>/<name>`), hparams
     tb/<cell_id>/<learner>/seed_<i>/   per-seed curves (same tags), when `per_seed=True`
+    tb/by_samples/<series_id>/         final metrics at step = training samples (`samples_point`)
 
-so `tensorboard --logdir <workdir>/tb` overlays the seeds of a cell in one chart. Non-finite
+so `tensorboard --logdir <workdir>/tb` overlays the seeds of a cell in one chart, and the runs
+under `by_samples/` are learning curves against the sample budget (one point per cell, each
+in its own event file named after the cell, replaced when the cell is logged again). Non-finite
 values (a diverged seed) are not logged: the mean at a step is over the seeds finite there, and a
 step with none is skipped (results.jsonl keeps the NaNs; TensorBoard cannot plot them).
 Only one process writes: `enabled` defaults to `jax.process_index() == 0`; a disabled
@@ -174,8 +177,50 @@ class CellWriter:
         self._seeds = {}
         self.enabled = False
 
+    def curves_from_rows(self, rows: list[Mapping[str, Any]], prefix: str = "train") -> None:
+        """Log the `curves` of a cell's result rows (`hardnet.runner`): tag `<prefix>/<name>`
+        against the row's `step` curve (else the log-point index), mean over runs and per seed.
+        Runs whose curves have another length than the first run's are skipped."""
+        curves = [r["curves"] for r in rows if isinstance(r.get("curves"), Mapping)]
+        if not curves:
+            return
+        names = [k for k in curves[0] if k != "step"]
+        length = len(curves[0][names[0]]) if names else 0
+        same = [c for c in curves if all(len(c.get(k, ())) == length for k in names)]
+        steps = same[0].get("step", list(range(length)))
+        stacked = {k: np.array([c[k] for c in same], dtype=np.float64) for k in names}
+        self.scalars(prefix, stacked, steps, per_seed=len(same) > 1)
+
     def __enter__(self) -> CellWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def samples_point(
+    workdir: str | os.PathLike,
+    series_id: str,
+    cell_id: str,
+    samples: int,
+    metrics: Mapping[str, float],
+    *,
+    enabled: bool | None = None,
+) -> None:
+    """One point per metric at step `samples` in `tb/by_samples/<series_id>`, written to an
+    event file whose name ends in `.<cell_id>`; an earlier file of the same cell (a killed
+    attempt) is removed first, so a cell contributes one point however often it is logged."""
+    if not (_default_enabled() if enabled is None else enabled):
+        return
+    from tensorboardX import SummaryWriter
+
+    logdir = Path(workdir) / "tb" / "by_samples" / _safe_part(series_id, "series_id")
+    suffix = "." + check_cell_id(cell_id)
+    if logdir.exists():
+        for old in logdir.glob(f"events.out.tfevents.*{suffix}"):
+            old.unlink()
+    logdir.mkdir(parents=True, exist_ok=True)
+    with SummaryWriter(logdir=str(logdir), filename_suffix=suffix) as writer:
+        for name, value in metrics.items():
+            if math.isfinite(float(value)):
+                writer.add_scalar(name, float(value), int(samples))

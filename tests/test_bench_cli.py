@@ -44,6 +44,17 @@ def test_run_writes_rows_and_tensorboard(reference):
     assert all(row["failed"] is False for row in rows if row["cell"]["learner"] == "oracle")
     assert (workdir / "config.json").exists() and (workdir / "meta.json").exists()
     assert any(p.name.startswith("events.out.tfevents") for p in (workdir / "tb").rglob("*"))
+    # learning curves against samples: one run per series, the cell's point at its budget
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    poly = next(r for r in rows if r["cell"]["learner"] == "poly")
+    series = list((workdir / "tb" / "by_samples").glob(f"{poly['cell']['block']}-poly-*"))
+    assert len(series) == 1
+    ea = EventAccumulator(str(series[0]))
+    ea.Reload()
+    nmse = [r["nmse"] for r in rows if r["cell"]["learner"] == "poly"]
+    (point,) = ea.Scalars("nmse")
+    assert point.step == 64 and point.value == pytest.approx(sum(nmse) / len(nmse), rel=1e-5)
     # a second run skips every finished cell and changes nothing
     again = _run(workdir)
     assert "4 already done" in again.stdout and _rows(workdir) == rows
@@ -52,7 +63,8 @@ def test_run_writes_rows_and_tensorboard(reference):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_to_the_same_rows(reference, tmp_path, sig):
     rows, _ = reference
-    proc = subprocess.Popen(_cmd(tmp_path), stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "HARDNET_TEST_PAUSE_S": "20"}  # the run pauses after each cell
+    proc = subprocess.Popen(_cmd(tmp_path), stdout=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 240
     for line in proc.stdout:  # wait for the first finished cell, then kill mid-run
         if line.startswith("[1/4]") or time.time() > deadline:

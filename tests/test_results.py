@@ -299,3 +299,32 @@ def test_tensorboard_round_trip(tmp_path):
     assert not (tmp_path / "tb" / "other").exists()
     with pytest.raises(ValueError, match="len\\(steps\\)=4"):
         CellWriter(tmp_path, "x", enabled=False).scalars("t", {"a": np.zeros(3)}, steps)
+
+
+def test_curves_from_rows_and_samples_points(tmp_path):
+    from hardnet import tblog
+
+    rows = [
+        {"curves": {"step": [0, 10, 20], "train_loss": [3.0, 2.0, 1.0]}},
+        {"curves": {"step": [0, 10, 20], "train_loss": [1.0, 1.0, 0.0]}},
+        {"failed": True},  # no curves: skipped
+    ]
+    with CellWriter(tmp_path, "c1", "sgd", enabled=True) as w:
+        w.curves_from_rows(rows)
+    ea = EventAccumulator(str(tmp_path / "tb" / "c1" / "sgd"))
+    ea.Reload()
+    assert [(e.step, e.value) for e in ea.Scalars("train/train_loss")] == [
+        (0, 2.0),
+        (10, 1.5),
+        (20, 0.5),
+    ]
+    # one point per cell at step = samples; logging a cell again replaces its point
+    tblog.samples_point(tmp_path, "series", "cell-b100", 100, {"adv": 0.1}, enabled=True)
+    tblog.samples_point(tmp_path, "series", "cell-b1000", 1000, {"adv": 0.5}, enabled=True)
+    tblog.samples_point(tmp_path, "series", "cell-b1000", 1000, {"adv": 0.7}, enabled=True)
+    run = tmp_path / "tb" / "by_samples" / "series"
+    assert len(list(run.glob("events.out.tfevents.*"))) == 2
+    ea = EventAccumulator(str(run))
+    ea.Reload()
+    points = sorted((e.step, round(e.value, 6)) for e in ea.Scalars("adv"))
+    assert points == [(100, 0.1), (1000, 0.7)]

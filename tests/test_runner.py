@@ -185,3 +185,73 @@ def test_train_and_test_from_different_keys(f1_cells):
     assert x.shape[:2] == (2, cell.budget) and x_test.shape[:2] == (2, cell.test_size)
     assert not np.array_equal(np.asarray(x[:, :8]), np.asarray(x_test[:, :8]))
     assert not np.array_equal(np.asarray(x[0]), np.asarray(x[1]))  # instance seeds differ
+
+
+def test_adv_mean_against_the_constant_predictor(f1_rows):
+    for r in f1_rows["oracle"]:
+        assert r["adv_mean"] == pytest.approx(1.0, abs=1e-6)
+    # on prg_boolean every row is informative and both baselines sit near MSE 1/4 (ȳ of 64
+    # training rows has standard error 0.06)
+    for r in f1_rows["trivial"]:
+        assert abs(r["adv_mean"]) < 0.15
+
+
+def test_sgd_rows_carry_learning_curves():
+    learner = dict(
+        kwargs=dict(depth=1, width=16, batch_size=64, steps=200, log_every=50, learning_rate=3e-3)
+    )
+    cells = _cells(_config(F6, {"sgd": learner}, budgets=[512], learner_seeds=1))
+    rows = runner.run_cell(cells["sgd"])
+    for r in rows:
+        curves = r["curves"]
+        assert curves["step"] == [0, 50, 100, 150, 200]
+        for name in ("train_loss", "weight_movement", "monitor/test_mse", "monitor/cosine_min"):
+            assert len(curves[name]) == 5, name
+        assert curves["weight_movement"][0] == 0.0 < curves["weight_movement"][-1]
+        # the monitor's test MSE is measured on the cell's test set: it falls during training,
+        # and ends near the row's test MSE (same predictor, a prefix of the same test rows)
+        assert curves["monitor/test_mse"][-1] < curves["monitor/test_mse"][0]
+        assert curves["monitor/test_mse"][-1] == pytest.approx(r["mse_all"], rel=0.3)
+        json.dumps(to_jsonable(r), allow_nan=False)
+
+
+_SHARDED = """
+import json, sys
+import jax
+from hardnet import grid, runner
+from hardnet.results import to_jsonable
+config = json.loads(sys.argv[1])
+cells = {c.entry: c for c in grid.expand(config)}
+rows = runner.run_cell(cells[sys.argv[2]])
+print(json.dumps({"devices": jax.local_device_count(), "rows": to_jsonable(rows)}))
+"""
+
+
+@pytest.mark.parametrize("entry", ["poly", "oracle"])
+def test_seed_axis_sharded_over_local_devices(entry):
+    """On 2 (forced host) devices the pair axis is sharded (3 pairs, padded to 4): the rows equal
+    the single-device run's."""
+    import os
+    import subprocess
+    import sys
+
+    config = _config(F6, {"poly": dict(kwargs=dict(degree=2)), "oracle": dict()})
+    config["learner_seeds"] = 3
+    config["instance_seeds"] = 1
+
+    def run(devices):
+        env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        done = subprocess.run(
+            [sys.executable, "-c", _SHARDED, json.dumps(config), entry],
+            capture_output=True, text=True, env=env, timeout=300, check=True,
+        )  # fmt: skip
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    one, two = run(1), run(2)
+    assert (one["devices"], two["devices"]) == (1, 2)
+    assert len(two["rows"]) == 3
+    for a, b in zip(one["rows"], two["rows"], strict=True):
+        assert (a["instance_seed"], a["learner_seed"]) == (b["instance_seed"], b["learner_seed"])
+        assert not b["failed"]
+        assert b["mse_all"] == pytest.approx(a["mse_all"], rel=1e-4, abs=1e-9)

@@ -16,6 +16,7 @@ compilation.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from hardnet import grid, results, runner, tblog
+from hardnet import executors, grid, progress, results, tblog
 from hardnet.cli import common
 
 PROG = "hardnet-bench"
@@ -39,10 +40,13 @@ _DISTRIBUTED = flags.DEFINE_bool(
 )
 _TENSORBOARD = flags.DEFINE_bool("tensorboard", True, "write TensorBoard logs under workdir/tb")
 _REPORT = flags.DEFINE_bool("report", True, "write the report at the end (hardnet-report)")
+_EXECUTOR = flags.DEFINE_enum(
+    "executor", "local", sorted(executors.EXECUTORS), "how cells run: local (this process)"
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Row fields summarized per cell in the log line and TensorBoard hparams.
-SUMMARY = ("adv", "nmse", "acc01", "cosine_min")
+SUMMARY = ("adv", "adv_mean", "nmse", "acc01", "cosine_min")
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -56,16 +60,36 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def _line(index: int, total: int, cell: grid.Cell, summary: dict, started: float) -> str:
-    elapsed = time.time() - started
-    eta = elapsed / index * (total - index)
+def _cell_text(cell: grid.Cell, summary: dict) -> str:
     metrics = " ".join(f"{k}={v:.3g}" for k, v in summary.items() if k != "failed")
     failed = f" failed={int(summary['failed'])}" if summary["failed"] else ""
-    return f"[{index}/{total}] {cell.cell_id} {metrics}{failed} | {elapsed:.0f}s, ETA {eta:.0f}s"
+    return f"{cell.cell_id} {metrics}{failed}"
 
 
-def run_grid(config: Any, workdir: str, seed: int, shard_index: int, num_shards: int) -> int:
-    """Run this shard's unfinished cells; returns the number of cells run."""
+def log_cell(workdir: str, cell: grid.Cell, rows: list[dict[str, Any]], summary: dict) -> None:
+    """TensorBoard for one finished cell: its curves and hparams under `tb/<cell_id>/<learner>`
+    and its final metrics against samples under `tb/by_samples/<series_id>`."""
+    with tblog.CellWriter(workdir, cell.cell_id, cell.learner) as tb:
+        tb.curves_from_rows(rows)
+        params = {"family": cell.family, "learner": cell.learner, "budget": cell.budget}
+        params.update(cell.instance_kwargs)
+        tb.hparams(params, summary)
+    tblog.samples_point(workdir, cell.series_id, cell.cell_id, cell.budget, summary)
+
+
+def run_grid(
+    config: Any,
+    workdir: str,
+    seed: int,
+    shard_index: int,
+    num_shards: int,
+    executor: str = "local",
+    tensorboard: bool = True,
+) -> int:
+    """Run this shard's unfinished cells; returns the number of cells run.
+
+    Per finished cell, in this order: TensorBoard (if enabled), then the cell's rows (atomic), then
+    its log line; a run killed between the two writes redoes the cell and replaces its logs."""
     try:
         plan = grid.plan(config)
         cells = grid.shard(plan.cells, shard_index, num_shards)
@@ -86,18 +110,19 @@ def run_grid(config: Any, workdir: str, seed: int, shard_index: int, num_shards:
     )
     for skip in plan.skipped:
         print(f"  skipped {skip.entry} on {skip.family}: {skip.reason}", flush=True)
-    started = time.time()
-    for index, cell in enumerate(todo, 1):
-        rows = runner.run_cell(cell, seed_base=seed)
+    bar = progress.Progress(len(todo))
+    bar.draw()
+    for cell, rows in executors.get(executor)(todo, seed):
         summary = summarize(rows)
-        if writer and _TENSORBOARD.value:
-            with tblog.CellWriter(workdir, cell.cell_id, cell.learner) as tb:
-                params = {"family": cell.family, "learner": cell.learner, "budget": cell.budget}
-                params.update(cell.instance_kwargs)
-                tb.hparams(params, summary)
+        if writer and tensorboard:
+            log_cell(workdir, cell, rows, summary)
         if writer:
             store.write_cell(cell.cell_id, rows)
-        print(_line(index, len(todo), cell, summary, started), flush=True)
+        bar.advance()
+        print(("\n" if bar.interactive else "") + bar.line(_cell_text(cell, summary)), flush=True)
+        bar.draw()
+        # test hook: a pause after each cell, so a test can interrupt the run between cells
+        time.sleep(float(os.environ.get("HARDNET_TEST_PAUSE_S") or 0))
     return len(todo)
 
 
@@ -110,7 +135,15 @@ def main(argv: list[str]) -> None:
     if _DISTRIBUTED.value:
         jax.distributed.initialize()
     try:
-        run_grid(_CONFIG.value, _WORKDIR.value, _SEED.value, _SHARD_INDEX.value, _NUM_SHARDS.value)
+        run_grid(
+            _CONFIG.value,
+            _WORKDIR.value,
+            _SEED.value,
+            _SHARD_INDEX.value,
+            _NUM_SHARDS.value,
+            executor=_EXECUTOR.value,
+            tensorboard=_TENSORBOARD.value,
+        )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished cells are saved in {_WORKDIR.value}", flush=True)
         raise SystemExit(130) from None
