@@ -1,316 +1,69 @@
-"""The benchmark report: who learned what, with honest statistics (spec metrics.md).
+"""The benchmark report: `report.md`, PNG plots and flat exports of a workdir's results.
 
-Input: the rows of a workdir's `results.jsonl` (one per run, `hardnet/runner.py`). Runs are
-grouped by instance (family + validated instance config) × learner (config entry) × budget.
-Per group, over instance seeds × learner seeds (failed runs excluded from the statistics):
+`write_report(workdir)` (run at the end of every `hardnet-bench` run, and by `hardnet-report`)
+writes `<workdir>/report.md`: the deviations from the expected picture at the top
+(`hardnet.expected`), the learners × instances table (mean and 95% interval of the headline
+metric, with learned / weak / trivial / below / FAILED marks; `hardnet.summary`), PRG-versus-null
+gaps with p-values, the frontier table, and learning curves (`plots/*.png`: headline metric
+against budget per learner, one file per instance, 95% intervals as error bars).
 
-- mean and 95% percentile-bootstrap interval (`stats.bootstrap_mean_ci`) of `adv`, `nmse` and
-  `mse_all`; the headline metric is `adv` on PRG families and `nmse` elsewhere (F6, F5);
-- status: **learned** (`adv ≥ 0.9`, or `nmse ≤ 0.01`), **weakly** learned (`adv ≥ 0.05` with the
-  interval excluding 0; for `nmse`, explained variance `1 − nmse ≥ 0.05` with the interval of
-  `nmse` below 1), **trivial** otherwise, **failed** when every run failed.
-
-PRG vs null (`null_gaps`): each PRG group is paired with its `null=True` twin (same instance config
-otherwise, same learner and budget); gap = mean adv(PRG) − mean adv(null), two-sided permutation
-p-value (`stats.permutation_pvalue`); flagged when p < 0.01 and gap > 0.05.
-
-Frontier (`frontier`): per learner and family, the largest n (d for families without n) with a
-learned group on a main instance (not null, not dictator; oracle and trivial left out), the
-smallest budget learned there and its wall time (compile + run seconds of the cell).
-
-Deviations (`deviations`) from the expected picture of metrics.md are listed at the top of
-`report.md`. Plots (`plots/*.png`): headline metric against budget per learner, one file per
-instance, with the 95% intervals as error bars.
-
-Command: `python -m hardnet.report --workdir=DIR` (prints the report path and the table).
+`hardnet-report --workdir=DIR [--format=md|csv|parquet]` also exports the flat per-run table
+(`export`): one line per run with the cell parameters flattened (`cell.*`), curves left out.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hardnet import stats
-from hardnet.results import from_jsonable
+from hardnet.expected import deviations, fmt_ci
+from hardnet.summary import (
+    GAP_MIN,
+    GAP_P,
+    LEARNED_ADV,
+    LEARNED_NMSE,
+    WEAK_ADV,
+    frontier,
+    null_gaps,
+    read_rows,
+    summarize,
+)
 
-PRG_FAMILIES = ("prg_boolean", "prg_gauss3_dv21", "prg_gauss3_smoothed", "prg_depth2_smoothed")
-GENERIC = ("sgd", "kernel", "tensor", "poly")
-REFERENCES = ("oracle", "trivial")
-LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
-GAP_P, GAP_MIN = 0.01, 0.05
-SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (metrics.md)
-MARK = {"learned": "**learned**", "weakly": "weak", "trivial": "trivial", "failed": "FAILED"}
+__all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summarize"]
 
-
-def read_rows(workdir: str | Path) -> list[dict[str, Any]]:
-    """The rows of `<workdir>/results.jsonl` ("nan"/"inf" strings decoded)."""
-    path = Path(workdir) / "results.jsonl"
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [from_jsonable(json.loads(line)) for line in f if line.strip()]
-
-
-def _canon(x: Any) -> str:
-    return json.dumps(x, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _finite(rows: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
-    v = np.array([float(r.get(name, math.nan)) for r in rows], dtype=np.float64)
-    return v[np.isfinite(v)] if v.size else v
-
-
-def _label(cell: Mapping[str, Any]) -> str:
-    inst = cell.get("instance_kwargs", {})
-    parts = [str(cell.get("block") or cell["family"])]
-    if cell.get("variant", "main") != "main":
-        parts.append(str(cell["variant"]))
-    elif inst.get("null"):
-        parts.append("null")
-    if inst.get("n") is not None:
-        parts.append(f"n={inst['n']}")
-    elif inst.get("d") is not None:
-        parts.append(f"d={inst['d']}")
-    if inst.get("predicate") is not None and cell.get("variant") != "dictator":
-        parts.append(str(inst["predicate"]))
-    return " ".join(parts)
-
-
-def _status(metric: str, ci: tuple[float, float, float]) -> str:
-    mean, low, high = ci
-    if not math.isfinite(mean):
-        return "failed"
-    if metric == "adv":
-        if mean >= LEARNED_ADV:
-            return "learned"
-        return "weakly" if mean >= WEAK_ADV and low > 0 else "trivial"
-    if mean <= LEARNED_NMSE:
-        return "learned"
-    return "weakly" if mean <= 1 - WEAK_ADV and high < 1 else "trivial"
-
-
-def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[dict[str, Any]]:
-    """One dict per instance × learner × budget group (module docstring), sorted by label."""
-    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
-        c = r["cell"]
-        key = (c["family"], _canon(c.get("instance_kwargs", {})), c.get("entry", c["learner"]))
-        groups[(*key, c["learner"], int(c["budget"]))].append(r)
-    out = []
-    for (family, inst_json, entry, learner, budget), rs in groups.items():
-        cell = rs[0]["cell"]
-        inst = json.loads(inst_json)
-        ok = [r for r in rs if not r.get("failed")]
-        metric = "adv" if family in PRG_FAMILIES else "nmse"
-        g: dict[str, Any] = {
-            "family": family,
-            "instance": inst,
-            "block": cell.get("block"),
-            "variant": cell.get("variant", "null" if inst.get("null") else "main"),
-            "label": _label(cell),
-            "n": inst.get("n"),
-            "size": inst.get("n", inst.get("d")),
-            "predicate": inst.get("predicate"),
-            "null": bool(inst.get("null", False)),
-            "entry": entry,
-            "learner": learner,
-            "budget": budget,
-            "runs": len(rs),
-            "failed": len(rs) - len(ok),
-            "fail_reasons": sorted({str(r.get("fail_reason")) for r in rs if r.get("failed")}),
-            "instance_seeds": len({r.get("instance_seed") for r in rs}),
-            "learner_seeds": len({r.get("learner_seed") for r in rs}),
-            "metric": metric,
-            "wall_s": _wall(rs),
-        }
-        for name in ("adv", "nmse", "mse_all"):
-            vals = _finite(ok, name)
-            g[f"{name}_values"] = vals
-            g[name] = stats.bootstrap_mean_ci(vals, resamples=resamples)
-        g["status"] = _status(metric, g[metric])
-        out.append(g)
-    out.sort(key=lambda g: (g["label"], g["family"], g["entry"], g["budget"]))
-    return out
-
-
-def _wall(rows: Sequence[Mapping[str, Any]]) -> float:
-    """Compile + run seconds of the cells of a group (shared by the rows of a cell)."""
-    per_cell = {}
-    for r in rows:
-        t = float(r.get("compile_s", math.nan)) + float(r.get("run_s", math.nan))
-        per_cell[(r.get("cell_id"), r.get("seed_base"))] = t
-    vals = [t for t in per_cell.values() if math.isfinite(t)]
-    return float(sum(vals)) if vals else math.nan
-
-
-def _twin_key(g: Mapping[str, Any], null: bool) -> tuple:
-    inst = {**g["instance"], "null": null}
-    return (g["family"], _canon(inst), g["entry"], g["budget"])
-
-
-def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> list[dict[str, Any]]:
-    """PRG groups paired with their null twins: adv gap, permutation p-value, significance."""
-    nulls = {_twin_key(g, True): g for g in summary if g["null"]}
-    out = []
-    for g in summary:
-        if g["null"] or g["family"] not in PRG_FAMILIES:
-            continue
-        twin = nulls.get(_twin_key(g, True))
-        if twin is None:
-            continue
-        a, b = g["adv_values"], twin["adv_values"]
-        gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
-        p = stats.permutation_pvalue(a, b, resamples=resamples)
-        out.append(
-            {
-                "label": g["label"],
-                "family": g["family"],
-                "predicate": g["predicate"],
-                "n": g["n"],
-                "entry": g["entry"],
-                "learner": g["learner"],
-                "budget": g["budget"],
-                "adv": g["adv"][0],
-                "adv_null": twin["adv"][0],
-                "gap": gap,
-                "p": p,
-                "significant": bool(p < GAP_P and gap > GAP_MIN),
-            }
-        )
-    return out
-
-
-def _main_instance(g: Mapping[str, Any]) -> bool:
-    return not g["null"] and g["predicate"] != "dictator" and g["variant"] in ("main", None)
-
-
-def frontier(summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per learner entry and family: largest n learned (main instances), its budget and time."""
-    best: dict[tuple[str, str], dict[str, Any]] = {}
-    for g in summary:
-        if g["status"] != "learned" or not _main_instance(g) or g["learner"] in REFERENCES:
-            continue
-        if g["size"] is None:
-            continue
-        key = (g["entry"], g["family"])
-        cur = best.get(key)
-        if cur is None or (g["size"], -g["budget"]) > (cur["size"], -cur["samples"]):
-            best[key] = {
-                "entry": g["entry"],
-                "learner": g["learner"],
-                "family": g["family"],
-                "size": g["size"],
-                "predicate": g["predicate"],
-                "samples": g["budget"],
-                "wall_s": g["wall_s"],
-                "label": g["label"],
-            }
-    return [best[k] for k in sorted(best)]
-
-
-def _hard(g: Mapping[str, Any]) -> bool:
-    """The conjectured-hard tier of the expected picture: tsa at n >= 32, or xor_maj."""
-    pred = str(g["predicate"] or "")
-    return (pred == "tsa" and (g["n"] or 0) >= 32) or pred.startswith("xor_maj")
-
-
-def _largest_budget(summary: Sequence[Mapping[str, Any]]) -> dict[tuple, Mapping[str, Any]]:
-    out: dict[tuple, Mapping[str, Any]] = {}
-    for g in summary:
-        key = (g["family"], _canon(g["instance"]), g["entry"])
-        if key not in out or g["budget"] > out[key]["budget"]:
-            out[key] = g
-    return out
-
-
-def _fmt_ci(ci: tuple[float, float, float]) -> str:
-    mean, low, high = ci
-    if not math.isfinite(mean):
-        return "n/a"
-    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def deviations(
-    summary: Sequence[Mapping[str, Any]], gaps: Sequence[Mapping[str, Any]] | None = None
-) -> list[str]:
-    """Lines describing every departure from the expected picture of metrics.md."""
-    gaps = null_gaps(summary) if gaps is None else gaps
-    out = []
-    few = set()
-    for g in summary:
-        where = f"`{g['entry']}` on {g['label']} ({g['family']}) at {g['budget']} samples"
-        value = f"{g['metric']} {_fmt_ci(g[g['metric']])}"
-        learner, good = g["learner"], g["status"] in ("learned", "weakly")
-        if g["failed"]:
-            out.append(
-                f"{where}: {g['failed']}/{g['runs']} runs failed ({'; '.join(g['fail_reasons'])})"
-            )
-        if learner in GENERIC and _main_instance(g) and g["family"] in PRG_FAMILIES and _hard(g):
-            if good:
-                out.append(f"{where}: {g['status']} ({value}); expected trivial")
-        if g["null"] and good and learner not in REFERENCES:
-            out.append(f"{where}: {g['status']} on the null ({value}); expected trivial")
-        if learner in GENERIC and g["predicate"] == "dictator" and not g["null"] and not good:
-            out.append(
-                f"{where}: {g['status']} on the dictator control ({value});"
-                " expected learned or weakly"
-            )
-        if learner == "oracle" and g["status"] != "learned" and not g["null"]:
-            out.append(f"{where}: the oracle is not learned ({value})")
-        if learner in GENERIC and (
-            g["instance_seeds"] < SPEC_SEEDS[0] or g["learner_seeds"] < SPEC_SEEDS[1]
-        ):
-            few.add(g["entry"])
-    for g in _largest_budget(summary).values():
-        if not _main_instance(g) or g["status"] == "learned":
-            continue
-        where = f"`{g['entry']}` on {g['label']} ({g['family']}) at {g['budget']} samples"
-        value = f"{g['metric']} {_fmt_ci(g[g['metric']])}"
-        n, pred = g["n"] or 0, g["predicate"]
-        if g["learner"] == "brute_force" and g["family"] in PRG_FAMILIES and n <= 20:
-            out.append(f"{where}: brute_force not learned at n <= 20 ({value})")
-        if g["learner"] == "gf2" and pred == "xor":
-            out.append(f"{where}: gf2 not learned on xor ({value})")
-        if g["learner"] == "gf2" and pred == "tsa" and n <= 64:
-            # n²/2 informative samples; rows lack the informative count: assume a fraction
-            # >= 1/2 on smoothed families (F3 tsa: 0.53) and 1 on prg_boolean
-            frac = 1.0 if g["family"] == "prg_boolean" else 0.5
-            if g["budget"] * frac >= n * n / 2:
-                out.append(f"{where}: gf2 not learned beyond n²/2 informative samples ({value})")
-        if g["learner"] in ("tensor", "sgd") and g["family"] == "easy_depth2":
-            out.append(f"{where}: {g['learner']} not learned on F6 ({value})")
-    for gap in gaps:
-        if gap["significant"] and gap["learner"] in GENERIC:
-            out.append(
-                f"`{gap['entry']}` on {gap['label']} ({gap['family']}) at {gap['budget']} samples:"
-                f" PRG-vs-null gap {gap['gap']:.3f} (p = {gap['p']:.4f}); expected none"
-            )
-    if few:
-        out.append(
-            f"fewer seeds than the spec's {SPEC_SEEDS[0]} instance x {SPEC_SEEDS[1]} learner "
-            f"seeds for: {', '.join(sorted(few))}"
-        )
-    return out
+MARK = {
+    "learned": "**learned**",
+    "weakly": "weak",
+    "trivial": "trivial",
+    "below": "below trivial",
+    "failed": "FAILED",
+}
 
 
 def table(summary: Sequence[Mapping[str, Any]]) -> str:
     """The learners × instances table (markdown), one line per group."""
     lines = [
         "| instance | family | learner | budget | runs | failed | metric | mean [95% CI] "
-        "| status |",
-        "|---|---|---|---:|---:|---:|---|---|---|",
+        "| acc01 | status |",
+        "|---|---|---|---:|---:|---:|---|---|---:|---|",
     ]
     for g in summary:
+        mark = MARK[g["status"]]
+        if g["failed"]:
+            mark += f" ({g['failed']}/{g['runs']} failed)"
+        acc = g["acc01"][0] if g["metric"] == "adv" else float("nan")
         lines.append(
             f"| {g['label']} | {g['family']} | {g['entry']} | {g['budget']} | {g['runs']} | "
-            f"{g['failed']} | {g['metric']} | {_fmt_ci(g[g['metric']])} | {MARK[g['status']]} |"
+            f"{g['failed']} | {g['metric']} | {fmt_ci(g[g['metric']])} | "
+            f"{'' if math.isnan(acc) else f'{acc:.2f}'} | {mark} |"
         )
     return "\n".join(lines)
 
@@ -444,6 +197,74 @@ def _write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
     return path
 
 
+EXPORT_FORMATS = ("md", "csv", "parquet")
+_FIRST = ("cell_id", "family", "block", "variant", "entry", "learner", "budget")
+
+
+def flat_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(columns, rows): one flat dict per run. Cell fields become columns (`instance.<k>` and
+    `learner.<k>` for the keyword arguments; lists and dicts as JSON text); `curves` are left
+    out (TensorBoard has them)."""
+    out = []
+    for r in rows:
+        flat: dict[str, Any] = {}
+        cell = r.get("cell", {})
+        for k, v in cell.items():
+            if k == "instance_kwargs":
+                flat.update({f"instance.{a}": b for a, b in v.items()})
+            elif k == "learner_kwargs":
+                flat.update({f"learner.{a}": b for a, b in v.items()})
+            elif k not in ("cell_id", "instance_seeds", "learner_seeds"):
+                flat[k] = v
+        flat.update({k: v for k, v in r.items() if k not in ("cell", "curves")})
+        out.append({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in flat.items()})
+    names = {k for r in out for k in r}
+    columns = [c for c in _FIRST if c in names] + sorted(names - set(_FIRST))
+    return columns, out
+
+
+def export(rows: Sequence[Mapping[str, Any]], path: str | Path, fmt: str) -> Path:
+    """Write the flat per-run table (`flat_rows`) as `md`, `csv` or `parquet` (needs pyarrow)."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    columns, flat = flat_rows(rows)
+    path = Path(path)
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError("format parquet needs pyarrow: pip install pyarrow") from None
+        data = {c: [r.get(c) for r in flat] for c in columns}
+        data = {c: v if _uniform(v) else [None if x is None else str(x) for x in v]
+                for c, v in data.items()}  # fmt: skip
+        pq.write_table(pa.table(data), path)
+        return path
+    from hardnet.results import atomic_write_text
+
+    if fmt == "csv":
+        import io
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        atomic_write_text(path, buf.getvalue())
+        return path
+    cell = lambda v: "" if v is None else str(v).replace("|", "\\|")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in flat]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _uniform(values: list[Any]) -> bool:
+    """Whether a column holds one scalar type (else parquet gets it as text)."""
+    kinds = {bool if isinstance(v, bool) else float if isinstance(v, int | float) else type(v)
+             for v in values if v is not None}  # fmt: skip
+    return len(kinds) <= 1
+
+
 def main(argv: Sequence[str]) -> None:
     from absl import flags
 
@@ -458,14 +279,27 @@ def main(argv: Sequence[str]) -> None:
     summary = summarize(rows)
     print(_write(Path(workdir), summary))
     print(table(summary))
+    fmt = flags.FLAGS.format
+    if fmt:
+        try:
+            print(export(rows, flags.FLAGS.out or Path(workdir) / f"runs.{fmt}", fmt))
+        except ValueError as error:
+            raise SystemExit(f"--format={fmt}: {error}") from None
 
 
 def define_flags() -> None:
-    """`--workdir` (skipped when another entry point already defined it)."""
+    """`--workdir`, `--format`, `--out` (skipped when another entry point defined them)."""
     from absl import flags
 
     if "workdir" not in flags.FLAGS:
         flags.DEFINE_string("workdir", None, "Benchmark workdir holding results.jsonl.")
+    if "format" not in flags.FLAGS:
+        flags.DEFINE_enum(
+            "format", None, list(EXPORT_FORMATS), "also export the flat per-run table (one line"
+            " per run, cell parameters as columns) as <workdir>/runs.<format>"
+        )  # fmt: skip
+    if "out" not in flags.FLAGS:
+        flags.DEFINE_string("out", None, "path of the --format export (default workdir/runs.*)")
 
 
 def run() -> None:

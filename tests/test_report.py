@@ -157,6 +157,69 @@ def test_summarize_marks():
     assert tensor["status"] == "failed" and tensor["failed"] == 15
 
 
+def test_below_trivial_and_mostly_failed_marks():
+    below = _rows("kernel", adv=_noise(0.02, centre=-0.2))
+    for r in below:
+        r["acc01"], r["adv_mean"] = 0.5, 0.0
+    half = _rows("sgd", "easy_depth2", nmse=lambda t: 1e-3, block="f6")
+    for r in half[:8]:  # 8 of 15 runs failed: the 7 survivors' "learned" is not a status
+        r.update(failed=True, fail_reason="diverged (info['diverged'])")
+    few = _rows("poly", "easy_depth2", nmse=lambda t: 1e-3, block="f6")
+    few[0].update(failed=True, fail_reason="non-finite predictions")
+    small = _rows("trivial", adv=_noise(0.01, centre=-0.02))  # below 0 but within ±0.05
+    summary = report.summarize(below + half + few + small)
+    assert _one(summary, learner="kernel")["status"] == "below"
+    assert _one(summary, learner="sgd")["status"] == "failed"
+    assert _one(summary, learner="poly")["status"] == "learned"
+    assert _one(summary, learner="trivial")["status"] == "trivial"
+    text = report.table(summary)
+    assert "FAILED (8/15 failed)" in text and "**learned** (1/15 failed)" in text
+    assert "below trivial" in text
+    devs = report.deviations(summary)
+    (line,) = [d for d in devs if d.startswith("below trivial")]
+    assert "`kernel` f3 n=32 tsa @2000: adv -0.20, acc01 0.50, adv_mean 0.00" in line
+    assert any("FAILED, most runs failed" in d and "`sgd`" in d for d in devs)
+    assert report.frontier(summary) == [
+        f for f in report.frontier(summary) if f["entry"] != "sgd"
+    ]  # a mostly-failed group is on no frontier
+
+
+def test_gf2_learned_before_n2_over_2_is_listed():
+    rows = _rows("gf2", "prg_boolean", 24, adv=lambda t: 1.0, block="f1", budget=130)
+    rows += _rows("gf2", "prg_boolean", 16, adv=lambda t: 1.0, block="f1", budget=256)
+    devs = report.deviations(report.summarize(rows))
+    assert any("learned at 130 samples" in d and "n²/2 = 288" in d for d in devs), devs
+    assert not any("at 256 samples" in d for d in devs), devs
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "parquet"])
+def test_export_flat_table(tmp_path, fmt):
+    rows = _rows("sgd", adv=_noise(0.05)) + _rows("tensor", "easy_depth2", nmse=lambda t: 0.1)
+    rows[0]["curves"] = {"step": [0, 1], "train_loss": [1.0, 0.5]}
+    path = report.export(rows, tmp_path / f"runs.{fmt}", fmt)
+    if fmt == "parquet":
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pq.read_table(path).to_pylist()
+    elif fmt == "csv":
+        import csv
+
+        with open(path) as f:
+            table = list(csv.DictReader(f))
+    else:
+        lines = path.read_text().splitlines()
+        header = [c.strip() for c in lines[0].strip("|").split("|")]
+        table = [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")), strict=True))
+                 for ln in lines[2:]]  # fmt: skip
+    assert len(table) == 30
+    first = table[0]
+    assert first["learner"] == "sgd" and str(first["instance.n"]) == "32"
+    assert float(first["adv"]) == pytest.approx(rows[0]["adv"], rel=1e-6)
+    assert "curves" not in first and "cell" not in first
+    assert str(table[-1]["instance.d"]) == "16" and table[-1]["learner"] == "tensor"
+    with pytest.raises(ValueError, match="format"):
+        report.export(rows, tmp_path / "x", "xlsx")
+
+
 def test_null_gap_flagged():
     rows = (
         _rows("sgd", adv=_noise(0.05, centre=0.3))
@@ -266,6 +329,8 @@ def test_write_report_real_rows(tmp_path):
     assert len(rows) == len(store_rows) == 4
     summary = report.summarize(rows)
     assert _one(summary, learner="brute_force")["status"] == "learned"
-    assert _one(summary, learner="trivial")["status"] == "trivial"
+    # the smoke config's trivial averages 16 draws of s, the runner's baseline 256: a noisier
+    # estimate of the same function, so at or a little below the baseline
+    assert _one(summary, learner="trivial")["status"] in ("trivial", "below")
     text = _check_report(tmp_path, report.write_report(tmp_path))
     assert "| brute_force | prg_boolean | 8 |" in text  # the frontier row

@@ -1,0 +1,217 @@
+"""Benchmark results grouped and judged with honest statistics (spec metrics.md).
+
+Input: the rows of a workdir's `results.jsonl` (one per run, `hardnet/runner.py`). Runs are
+grouped by instance (family + validated instance config) × learner (config entry) × budget.
+Per group, over instance seeds × learner seeds (failed runs excluded from the statistics):
+
+- mean and 95% percentile-bootstrap interval (`stats.bootstrap_mean_ci`) of `adv`, `adv_mean`,
+  `acc01`, `nmse` and `mse_all`; the headline metric is `adv` on PRG families and `nmse`
+  elsewhere (F6, F5);
+- status: **learned** (`adv ≥ 0.9`, or `nmse ≤ 0.01`), **weakly** learned (`adv ≥ 0.05` with the
+  interval excluding 0; for `nmse`, explained variance `1 − nmse ≥ 0.05` with the interval of
+  `nmse` below 1), **below** trivial (the mirror image of weakly: `adv ≤ −0.05` with the
+  interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline), **trivial** otherwise; **failed** when more than
+  half of the runs failed (the survivors' mean is not reported as a status), every failure
+  counted in `failed`.
+
+PRG vs null (`null_gaps`): each PRG group is paired with its `null=True` twin (same instance config
+otherwise, same learner and budget); gap = mean adv(PRG) − mean adv(null), two-sided permutation
+p-value (`stats.permutation_pvalue`); flagged when p < 0.01 and gap > 0.05.
+
+Frontier (`frontier`): per learner and family, the largest n (d for families without n) with a
+learned group on a main instance (not null, not dictator; oracle and trivial left out), the
+smallest budget learned there and its wall time (compile + run seconds of the cell).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hardnet import stats
+from hardnet.results import from_jsonable
+
+PRG_FAMILIES = ("prg_boolean", "prg_gauss3_dv21", "prg_gauss3_smoothed", "prg_depth2_smoothed")
+GENERIC = ("sgd", "kernel", "tensor", "poly")
+REFERENCES = ("oracle", "trivial")
+LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
+GAP_P, GAP_MIN = 0.01, 0.05
+SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (metrics.md)
+METRICS = ("adv", "adv_mean", "acc01", "nmse", "mse_all")
+
+
+def read_rows(workdir: str | Path) -> list[dict[str, Any]]:
+    """The rows of `<workdir>/results.jsonl` ("nan"/"inf" strings decoded)."""
+    path = Path(workdir) / "results.jsonl"
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [from_jsonable(json.loads(line)) for line in f if line.strip()]
+
+
+def canon(x: Any) -> str:
+    return json.dumps(x, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _finite(rows: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
+    v = np.array([float(r.get(name, math.nan)) for r in rows], dtype=np.float64)
+    return v[np.isfinite(v)] if v.size else v
+
+
+def label(cell: Mapping[str, Any]) -> str:
+    inst = cell.get("instance_kwargs", {})
+    parts = [str(cell.get("block") or cell["family"])]
+    if cell.get("variant", "main") != "main":
+        parts.append(str(cell["variant"]))
+    elif inst.get("null"):
+        parts.append("null")
+    if inst.get("n") is not None:
+        parts.append(f"n={inst['n']}")
+    elif inst.get("d") is not None:
+        parts.append(f"d={inst['d']}")
+    if inst.get("predicate") is not None and cell.get("variant") != "dictator":
+        parts.append(str(inst["predicate"]))
+    return " ".join(parts)
+
+
+def status(metric: str, ci: tuple[float, float, float], runs: int = 1, failed: int = 0) -> str:
+    """learned / weakly / trivial / below / failed (module docstring)."""
+    mean, low, high = ci
+    if not math.isfinite(mean) or 2 * failed > runs:
+        return "failed"
+    if metric == "adv":
+        if mean >= LEARNED_ADV:
+            return "learned"
+        if mean >= WEAK_ADV and low > 0:
+            return "weakly"
+        return "below" if mean <= -WEAK_ADV and high < 0 else "trivial"
+    if mean <= LEARNED_NMSE:
+        return "learned"
+    if mean <= 1 - WEAK_ADV and high < 1:
+        return "weakly"
+    return "below" if mean >= 1 + WEAK_ADV and low > 1 else "trivial"
+
+
+def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[dict[str, Any]]:
+    """One dict per instance × learner × budget group (module docstring), sorted by label."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        c = r["cell"]
+        key = (c["family"], canon(c.get("instance_kwargs", {})), c.get("entry", c["learner"]))
+        groups[(*key, c["learner"], int(c["budget"]))].append(r)
+    out = []
+    for (family, inst_json, entry, learner, budget), rs in groups.items():
+        cell = rs[0]["cell"]
+        inst = json.loads(inst_json)
+        ok = [r for r in rs if not r.get("failed")]
+        metric = "adv" if family in PRG_FAMILIES else "nmse"
+        g: dict[str, Any] = {
+            "family": family,
+            "instance": inst,
+            "block": cell.get("block"),
+            "variant": cell.get("variant", "null" if inst.get("null") else "main"),
+            "label": label(cell),
+            "n": inst.get("n"),
+            "size": inst.get("n", inst.get("d")),
+            "predicate": inst.get("predicate"),
+            "null": bool(inst.get("null", False)),
+            "entry": entry,
+            "learner": learner,
+            "budget": budget,
+            "runs": len(rs),
+            "failed": len(rs) - len(ok),
+            "fail_reasons": sorted({str(r.get("fail_reason")) for r in rs if r.get("failed")}),
+            "instance_seeds": len({r.get("instance_seed") for r in rs}),
+            "learner_seeds": len({r.get("learner_seed") for r in rs}),
+            "metric": metric,
+            "wall_s": _wall(rs),
+        }
+        for name in METRICS:
+            vals = _finite(ok, name)
+            g[f"{name}_values"] = vals
+            g[name] = stats.bootstrap_mean_ci(vals, resamples=resamples)
+        g["status"] = status(metric, g[metric], g["runs"], g["failed"])
+        out.append(g)
+    out.sort(key=lambda g: (g["label"], g["family"], g["entry"], g["budget"]))
+    return out
+
+
+def _wall(rows: Sequence[Mapping[str, Any]]) -> float:
+    """Compile + run seconds of the cells of a group (shared by the rows of a cell)."""
+    per_cell = {}
+    for r in rows:
+        t = float(r.get("compile_s", math.nan)) + float(r.get("run_s", math.nan))
+        per_cell[(r.get("cell_id"), r.get("seed_base"))] = t
+    vals = [t for t in per_cell.values() if math.isfinite(t)]
+    return float(sum(vals)) if vals else math.nan
+
+
+def _twin_key(g: Mapping[str, Any], null: bool) -> tuple:
+    inst = {**g["instance"], "null": null}
+    return (g["family"], canon(inst), g["entry"], g["budget"])
+
+
+def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> list[dict[str, Any]]:
+    """PRG groups paired with their null twins: adv gap, permutation p-value, significance."""
+    nulls = {_twin_key(g, True): g for g in summary if g["null"]}
+    out = []
+    for g in summary:
+        if g["null"] or g["family"] not in PRG_FAMILIES:
+            continue
+        twin = nulls.get(_twin_key(g, True))
+        if twin is None:
+            continue
+        a, b = g["adv_values"], twin["adv_values"]
+        gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
+        p = stats.permutation_pvalue(a, b, resamples=resamples)
+        out.append(
+            {
+                "label": g["label"],
+                "family": g["family"],
+                "predicate": g["predicate"],
+                "n": g["n"],
+                "entry": g["entry"],
+                "learner": g["learner"],
+                "budget": g["budget"],
+                "adv": g["adv"][0],
+                "adv_null": twin["adv"][0],
+                "gap": gap,
+                "p": p,
+                "significant": bool(p < GAP_P and gap > GAP_MIN),
+            }
+        )
+    return out
+
+
+def main_instance(g: Mapping[str, Any]) -> bool:
+    return not g["null"] and g["predicate"] != "dictator" and g["variant"] in ("main", None)
+
+
+def frontier(summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per learner entry and family: largest n learned (main instances), its budget and time."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for g in summary:
+        if g["status"] != "learned" or not main_instance(g) or g["learner"] in REFERENCES:
+            continue
+        if g["size"] is None:
+            continue
+        key = (g["entry"], g["family"])
+        cur = best.get(key)
+        if cur is None or (g["size"], -g["budget"]) > (cur["size"], -cur["samples"]):
+            best[key] = {
+                "entry": g["entry"],
+                "learner": g["learner"],
+                "family": g["family"],
+                "size": g["size"],
+                "predicate": g["predicate"],
+                "samples": g["budget"],
+                "wall_s": g["wall_s"],
+                "label": g["label"],
+            }
+    return [best[k] for k in sorted(best)]
