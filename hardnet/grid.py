@@ -51,13 +51,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hardnet import instances, learners
-from hardnet.base import Instance, Learner, Params, Public
+from hardnet.base import Instance, Learner, Params
+from hardnet.grid_checks import (
+    LearnerCheck,
+    canonical,
+    check_budgets,
+    check_mapping,
+    check_positive_int,
+    check_seeds,
+    fail,
+    make_learner,
+    plain,
+    slug,
+)
 
 VARIANTS = ("main", "null", "dictator")
 BLOCK_KEYS = {"family", "fixed", "sweep", "null_control", "dictator_control", "test_size"}
@@ -72,8 +82,6 @@ ENTRY_KEYS = {
     "overrides",
 }
 OVERRIDE_KEYS = {"kwargs", "budgets", "instance_seeds", "learner_seeds"}
-PUBLIC_CONTROLS = ("brute_force", "gf2")
-RESERVED_KWARGS = ("public", "instance", "params")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,14 +112,14 @@ class Cell:
 
     def make_learner(self, instance: Instance | None = None, params: Params = None) -> Learner:
         """The learner; controls need `instance` (and `oracle` the planted `params`)."""
-        return _make_learner(self.learner, dict(self.learner_kwargs), instance, params)
+        return make_learner(self.learner, dict(self.learner_kwargs), instance, params)
 
     @property
     def series_id(self) -> str:
         """The id shared by the cells that differ only in budget (a learning curve against
         samples): the cell id's readable prefix and 8 hex digits of the rest of its content."""
         content = {k: v for k, v in self.to_json().items() if k not in ("cell_id", "budget")}
-        digest = hashlib.sha256(_canonical(content).encode()).hexdigest()[:8]
+        digest = hashlib.sha256(canonical(content).encode()).hexdigest()[:8]
         return f"{self.cell_id.rsplit(f'-b{self.budget}-', 1)[0]}-{digest}"
 
     def to_json(self) -> dict[str, Any]:
@@ -143,167 +151,19 @@ class Plan:
     skipped: tuple[Skip, ...]
 
 
-def _fail(path: str, message: Any) -> None:
-    text = " ".join(str(message).split())
-    raise ValueError(f"{path}: {text}")
-
-
-def _plain(value: Any) -> Any:
-    """ConfigDicts, mappings and tuples as plain dicts and lists."""
-    if hasattr(value, "to_dict"):
-        value = value.to_dict()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _check_mapping(path: str, value: Any, allowed: set[str] | None = None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        _fail(path, f"must be a mapping, got {value!r}")
-    if allowed is not None:
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            _fail(
-                path,
-                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
-            )
-    return dict(value)
-
-
-def _check_positive_int(path: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        _fail(path, f"must be a positive integer, got {value!r}")
-    if value < 1:
-        _fail(path, f"must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_budgets(path: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        _fail(path, f"must be a non-empty list of positive sample counts, got {value!r}")
-    budgets = [_check_positive_int(f"{path}[{i}]", b) for i, b in enumerate(value)]
-    return tuple(sorted(set(budgets)))
-
-
-def _check_seeds(path: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, bool):
-        _fail(path, f"must be a count >= 1 or a list of seeds, got {value!r}")
-    if isinstance(value, int | float):
-        return tuple(range(_check_positive_int(path, value)))
-    if not isinstance(value, list) or not value:
-        _fail(path, f"must be a count >= 1 or a non-empty list of seeds, got {value!r}")
-    seeds = []
-    for i, s in enumerate(value):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            _fail(f"{path}[{i}]", f"a seed must be a non-negative integer, got {s!r}")
-        seeds.append(int(s))
-    if len(set(seeds)) != len(seeds):
-        _fail(path, f"seeds must be distinct, got {value!r}")
-    return tuple(seeds)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")
-
-
-# ----------------------------------------------------------------------------------------------
-# Learners
-
-
-_REFERENCE_PUBLIC: list[Public] = []
-
-
-def _reference_public() -> Public:
-    """A small PRG encoding every control accepts: tells config errors from limits."""
-    if not _REFERENCE_PUBLIC:
-        _REFERENCE_PUBLIC.append(Public.of(instances.make("prg_boolean", n=8, predicate="tsa")))
-    return _REFERENCE_PUBLIC[0]
-
-
-def _make_learner(
-    name: str, kwargs: dict[str, Any], instance: Instance | None, params: Params = None
-) -> Learner:
-    if name in PUBLIC_CONTROLS:
-        if instance is None:
-            raise ValueError(f"{name}: needs the instance (public=Public.of(instance))")
-        return learners.make(name, public=Public.of(instance), **kwargs)
-    if name == "trivial":
-        return learners.make(name, instance=instance, **kwargs)
-    if name == "oracle":
-        return learners.make(name, instance=instance, params=params, **kwargs)
-    return learners.make(name, **kwargs)
-
-
-class _LearnerCheck:
-    """Validates (learner, kwargs, instance) once; returns None or the reason to skip."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, str | None] = {}
-
-    def __call__(self, path: str, name: str, kwargs: dict[str, Any], inst: Instance) -> str | None:
-        control = name in PUBLIC_CONTROLS or name == "trivial"
-        key = _canonical([name, kwargs, inst.id if control else None])
-        if key not in self._seen:
-            self._seen[key] = self._check(path, name, kwargs, inst)
-        return self._seen[key]
-
-    @staticmethod
-    def _check(path: str, name: str, kwargs: dict[str, Any], inst: Instance) -> str | None:
-        where = f"{path} ({name} with {_canonical(kwargs)})"
-        for reserved in RESERVED_KWARGS:
-            if reserved in kwargs:
-                _fail(f"{path}.kwargs.{reserved}", "is supplied by the runner, not the config")
-        if name == "oracle":
-            if kwargs:
-                _fail(f"{path}.kwargs", f"oracle takes no keywords here, got {sorted(kwargs)}")
-            return None
-        if name in PUBLIC_CONTROLS:
-            if inst.family not in instances.PRG_FAMILIES or inst.n is None:
-                reason = f"{name} needs a public PRG encoding; {inst.family} has none"
-            else:
-                try:
-                    learners.make(name, public=Public.of(inst), **kwargs)
-                    return None
-                except ValueError as e:
-                    reason = " ".join(str(e).split())
-            try:  # the same keywords on a small PRG: an error here is the config's
-                learners.make(name, public=_reference_public(), **kwargs)
-            except ValueError as e:
-                _fail(where, e)
-            return reason
-        try:
-            if name == "trivial":
-                learners.make(name, instance=inst, **kwargs)
-            else:
-                learners.make(name, **kwargs)
-        except ValueError as e:
-            _fail(where, e)
-        return None
-
-
 # ----------------------------------------------------------------------------------------------
 # Expansion
 
 
 def _sweep_points(path: str, block: dict[str, Any]) -> list[dict[str, Any]]:
     """The keyword arguments of every sweep point of a block (product over sorted keys)."""
-    fixed = _check_mapping(f"{path}.fixed", block.get("fixed"))
-    sweep = _check_mapping(f"{path}.sweep", block.get("sweep"))
+    fixed = check_mapping(f"{path}.fixed", block.get("fixed"))
+    sweep = check_mapping(f"{path}.sweep", block.get("sweep"))
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
-            _fail(f"{path}.sweep.{key}", f"must be a non-empty list, got {values!r}")
+            fail(f"{path}.sweep.{key}", f"must be a non-empty list, got {values!r}")
         if key in fixed:
-            _fail(f"{path}.sweep.{key}", "is also in fixed")
+            fail(f"{path}.sweep.{key}", "is also in fixed")
     keys = sorted(sweep)
     return [
         {**fixed, **dict(zip(keys, values, strict=True))}
@@ -319,11 +179,11 @@ def _variants(
     for flag, variant in (("null_control", "null"), ("dictator_control", "dictator")):
         value = block.get(flag, False)
         if not isinstance(value, bool):
-            _fail(f"{path}.{flag}", f"must be a bool, got {value!r}")
+            fail(f"{path}.{flag}", f"must be a bool, got {value!r}")
         if not value:
             continue
         if not prg:
-            _fail(f"{path}.{flag}", f"applies to PRG families only, not {block['family']}")
+            fail(f"{path}.{flag}", f"applies to PRG families only, not {block['family']}")
         if variant == "null":
             out.append((variant, {**kwargs, "null": True}))
         else:
@@ -333,32 +193,32 @@ def _variants(
 
 def plan(config: Any) -> Plan:
     """Validate `config` and expand it into cells (and skipped combinations)."""
-    cfg = _plain(config)
+    cfg = plain(config)
     if not isinstance(cfg, dict):
-        _fail("config", f"must be a ConfigDict or mapping, got {type(config).__name__}")
-    blocks = _check_mapping("config.instances", cfg.get("instances"))
-    entries = _check_mapping("config.learners", cfg.get("learners"))
+        fail("config", f"must be a ConfigDict or mapping, got {type(config).__name__}")
+    blocks = check_mapping("config.instances", cfg.get("instances"))
+    entries = check_mapping("config.learners", cfg.get("learners"))
     if not blocks:
-        _fail("config.instances", "empty grid: no instance blocks")
+        fail("config.instances", "empty grid: no instance blocks")
     if not entries:
-        _fail("config.learners", "empty grid: no learners")
-    budgets = _check_budgets("config.budgets", cfg.get("budgets"))
-    test_size = _check_positive_int("config.test_size", cfg.get("test_size"))
-    inst_seeds = _check_seeds("config.instance_seeds", cfg.get("instance_seeds"))
-    learn_seeds = _check_seeds("config.learner_seeds", cfg.get("learner_seeds"))
+        fail("config.learners", "empty grid: no learners")
+    budgets = check_budgets("config.budgets", cfg.get("budgets"))
+    test_size = check_positive_int("config.test_size", cfg.get("test_size"))
+    inst_seeds = check_seeds("config.instance_seeds", cfg.get("instance_seeds"))
+    learn_seeds = check_seeds("config.learner_seeds", cfg.get("learner_seeds"))
 
     # instances: every point of every block, validated
     rows = []  # (block, variant, instance, test_size)
     for bname in sorted(blocks):
         path = f"config.instances.{bname}"
-        block = _check_mapping(path, blocks[bname], BLOCK_KEYS)
+        block = check_mapping(path, blocks[bname], BLOCK_KEYS)
         family = block.get("family")
         if family not in instances.families():
-            _fail(
+            fail(
                 f"{path}.family",
                 f"unknown family {family!r}; known: {', '.join(instances.families())}",
             )
-        size = _check_positive_int(f"{path}.test_size", block.get("test_size", test_size))
+        size = check_positive_int(f"{path}.test_size", block.get("test_size", test_size))
         for kwargs in _sweep_points(path, block):
             inst = _make_instance(path, family, kwargs)
             rows.append((bname, "main", inst, size))
@@ -371,55 +231,55 @@ def plan(config: Any) -> Plan:
     resolved = []
     for ename in sorted(entries):
         path = f"config.learners.{ename}"
-        entry = _check_mapping(path, entries[ename], ENTRY_KEYS)
+        entry = check_mapping(path, entries[ename], ENTRY_KEYS)
         name = entry.get("name", ename)
         if name not in learners.names():
-            _fail(f"{path}.name", f"unknown learner {name!r}; known: {', '.join(learners.names())}")
+            fail(f"{path}.name", f"unknown learner {name!r}; known: {', '.join(learners.names())}")
         only = entry.get("blocks")
         if only is not None:
             if not isinstance(only, list) or not only:
-                _fail(f"{path}.blocks", f"must be a non-empty list of block names, got {only!r}")
+                fail(f"{path}.blocks", f"must be a non-empty list of block names, got {only!r}")
             for b in only:
                 if b not in blocks:
-                    _fail(
+                    fail(
                         f"{path}.blocks",
                         f"unknown block {b!r}; blocks: {', '.join(sorted(blocks))}",
                     )
         variants = entry.get("variants") or list(VARIANTS)
         for v in variants:
             if v not in VARIANTS:
-                _fail(f"{path}.variants", f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
-        overrides = _check_mapping(f"{path}.overrides", entry.get("overrides"))
+                fail(f"{path}.variants", f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
+        overrides = check_mapping(f"{path}.overrides", entry.get("overrides"))
         for key, value in overrides.items():
             if key not in blocks and key not in instances.families():
-                _fail(f"{path}.overrides", f"{key!r} is neither a block nor a family")
-            _check_mapping(f"{path}.overrides.{key}", value, OVERRIDE_KEYS)
+                fail(f"{path}.overrides", f"{key!r} is neither a block nor a family")
+            check_mapping(f"{path}.overrides.{key}", value, OVERRIDE_KEYS)
         resolved.append((ename, path, name, entry, only, variants, overrides))
 
-    check = _LearnerCheck()
+    check = LearnerCheck()
     cells: dict[str, Cell] = {}
     skipped = []
     for bname, variant, inst, size in rows:
         for ename, path, name, entry, only, variants, overrides in resolved:
             if (only is not None and bname not in only) or variant not in variants:
                 continue
-            kwargs = _check_mapping(f"{path}.kwargs", entry.get("kwargs"))
+            kwargs = check_mapping(f"{path}.kwargs", entry.get("kwargs"))
             fields = {k: entry.get(k) for k in ("budgets", "instance_seeds", "learner_seeds")}
             opath = path
             for key in (inst.family, bname):  # the block's override wins
                 if key in overrides:
                     over = overrides[key]
                     opath = f"{path}.overrides.{key}"
-                    kwargs.update(_check_mapping(f"{opath}.kwargs", over.get("kwargs")))
+                    kwargs.update(check_mapping(f"{opath}.kwargs", over.get("kwargs")))
                     fields.update({k: v for k, v in over.items() if k != "kwargs"})
             cell_budgets = budgets
             if fields["budgets"] is not None:
-                cell_budgets = _check_budgets(f"{opath}.budgets", fields["budgets"])
+                cell_budgets = check_budgets(f"{opath}.budgets", fields["budgets"])
             i_seeds, l_seeds = inst_seeds, learn_seeds
             if fields["instance_seeds"] is not None:
-                i_seeds = _check_seeds(f"{opath}.instance_seeds", fields["instance_seeds"])
+                i_seeds = check_seeds(f"{opath}.instance_seeds", fields["instance_seeds"])
             if fields["learner_seeds"] is not None:
-                l_seeds = _check_seeds(f"{opath}.learner_seeds", fields["learner_seeds"])
+                l_seeds = check_seeds(f"{opath}.learner_seeds", fields["learner_seeds"])
             reason = check(opath, name, kwargs, inst)
             if reason is not None:
                 skipped.append(
@@ -432,7 +292,7 @@ def plan(config: Any) -> Plan:
                 )
                 cells.setdefault(cell.cell_id.rsplit("-", 1)[1], cell)
     if not cells:
-        _fail("config", "empty grid: no (instance, learner, budget) cell applies")
+        fail("config", "empty grid: no (instance, learner, budget) cell applies")
     return Plan(tuple(cells.values()), tuple(skipped))
 
 
@@ -440,7 +300,7 @@ def _make_instance(path: str, family: str, kwargs: dict[str, Any]) -> Instance:
     try:
         return instances.make(family, **kwargs)
     except ValueError as e:
-        _fail(f"{path} ({family} with {_canonical(kwargs)})", e)
+        fail(f"{path} ({family} with {canonical(kwargs)})", e)
         raise  # unreachable
 
 
@@ -456,23 +316,23 @@ def _cell(
     instance_seeds: tuple[int, ...],
     learner_seeds: tuple[int, ...],
 ) -> Cell:
-    inst_config = _plain(dict(inst.config))
+    inst_config = plain(dict(inst.config))
     content = {
         "family": inst.family,
         "instance": inst_config,
         "learner": learner,
-        "learner_kwargs": _plain(kwargs),
+        "learner_kwargs": plain(kwargs),
         "budget": budget,
         "test_size": test_size,
         "instance_seeds": list(instance_seeds),
         "learner_seeds": list(learner_seeds),
     }
-    digest = hashlib.sha256(_canonical(content).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(canonical(content).encode()).hexdigest()[:12]
     parts = [block, variant] if variant != "main" else [block]
     if inst.n is not None:
         parts.append(f"n{inst.n}")
-    prefix = _slug(".".join(parts))[:60]
-    cell_id = f"{prefix}-{_slug(entry)[:24]}-b{budget}-{digest}"
+    prefix = slug(".".join(parts))[:60]
+    cell_id = f"{prefix}-{slug(entry)[:24]}-b{budget}-{digest}"
     return Cell(
         cell_id=cell_id,
         block=block,
@@ -481,7 +341,7 @@ def _cell(
         instance_kwargs=inst_config,
         entry=entry,
         learner=learner,
-        learner_kwargs=_plain(kwargs),
+        learner_kwargs=plain(kwargs),
         budget=budget,
         test_size=test_size,
         instance_seeds=instance_seeds,

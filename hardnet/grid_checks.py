@@ -1,0 +1,164 @@
+"""Validation helpers of `hardnet.grid`: config values (mappings, budgets, seeds) and learners.
+
+Every failure is a `ValueError` with one line: the config path, then the rule and the value.
+`LearnerCheck` makes each (learner, keywords, instance) once with `hardnet.learners.make` (which
+validates without compiling) and returns None or the reason to skip the cell (a structure-aware
+control where it does not apply: no public PRG encoding, or over its own limit).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from hardnet import instances, learners
+from hardnet.base import Instance, Learner, Params, Public
+
+PUBLIC_CONTROLS = ("brute_force", "gf2")
+RESERVED_KWARGS = ("public", "instance", "params")
+
+
+def fail(path: str, message: Any) -> None:
+    text = " ".join(str(message).split())
+    raise ValueError(f"{path}: {text}")
+
+
+def plain(value: Any) -> Any:
+    """ConfigDicts, mappings and tuples as plain dicts and lists."""
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    return value
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def check_mapping(path: str, value: Any, allowed: set[str] | None = None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fail(path, f"must be a mapping, got {value!r}")
+    if allowed is not None:
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            fail(
+                path,
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+            )
+    return dict(value)
+
+
+def check_positive_int(path: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        fail(path, f"must be a positive integer, got {value!r}")
+    if value < 1:
+        fail(path, f"must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_budgets(path: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        fail(path, f"must be a non-empty list of positive sample counts, got {value!r}")
+    budgets = [check_positive_int(f"{path}[{i}]", b) for i, b in enumerate(value)]
+    return tuple(sorted(set(budgets)))
+
+
+def check_seeds(path: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, bool):
+        fail(path, f"must be a count >= 1 or a list of seeds, got {value!r}")
+    if isinstance(value, int | float):
+        return tuple(range(check_positive_int(path, value)))
+    if not isinstance(value, list) or not value:
+        fail(path, f"must be a count >= 1 or a non-empty list of seeds, got {value!r}")
+    seeds = []
+    for i, s in enumerate(value):
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            fail(f"{path}[{i}]", f"a seed must be a non-negative integer, got {s!r}")
+        seeds.append(int(s))
+    if len(set(seeds)) != len(seeds):
+        fail(path, f"seeds must be distinct, got {value!r}")
+    return tuple(seeds)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")
+
+
+_REFERENCE_PUBLIC: list[Public] = []
+
+
+def _reference_public() -> Public:
+    """A small PRG encoding every control accepts: tells config errors from limits."""
+    if not _REFERENCE_PUBLIC:
+        _REFERENCE_PUBLIC.append(Public.of(instances.make("prg_boolean", n=8, predicate="tsa")))
+    return _REFERENCE_PUBLIC[0]
+
+
+def make_learner(
+    name: str, kwargs: dict[str, Any], instance: Instance | None, params: Params = None
+) -> Learner:
+    if name in PUBLIC_CONTROLS:
+        if instance is None:
+            raise ValueError(f"{name}: needs the instance (public=Public.of(instance))")
+        return learners.make(name, public=Public.of(instance), **kwargs)
+    if name == "trivial":
+        return learners.make(name, instance=instance, **kwargs)
+    if name == "oracle":
+        return learners.make(name, instance=instance, params=params, **kwargs)
+    return learners.make(name, **kwargs)
+
+
+class LearnerCheck:
+    """Validates (learner, kwargs, instance) once; returns None or the reason to skip."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str | None] = {}
+
+    def __call__(self, path: str, name: str, kwargs: dict[str, Any], inst: Instance) -> str | None:
+        control = name in PUBLIC_CONTROLS or name == "trivial"
+        key = canonical([name, kwargs, inst.id if control else None])
+        if key not in self._seen:
+            self._seen[key] = self._check(path, name, kwargs, inst)
+        return self._seen[key]
+
+    @staticmethod
+    def _check(path: str, name: str, kwargs: dict[str, Any], inst: Instance) -> str | None:
+        where = f"{path} ({name} with {canonical(kwargs)})"
+        for reserved in RESERVED_KWARGS:
+            if reserved in kwargs:
+                fail(f"{path}.kwargs.{reserved}", "is supplied by the runner, not the config")
+        if name == "oracle":
+            if kwargs:
+                fail(f"{path}.kwargs", f"oracle takes no keywords here, got {sorted(kwargs)}")
+            return None
+        if name in PUBLIC_CONTROLS:
+            if inst.family not in instances.PRG_FAMILIES or inst.n is None:
+                reason = f"{name} needs a public PRG encoding; {inst.family} has none"
+            else:
+                try:
+                    learners.make(name, public=Public.of(inst), **kwargs)
+                    return None
+                except ValueError as e:
+                    reason = " ".join(str(e).split())
+            try:  # the same keywords on a small PRG: an error here is the config's
+                learners.make(name, public=_reference_public(), **kwargs)
+            except ValueError as e:
+                fail(where, e)
+            return reason
+        try:
+            if name == "trivial":
+                learners.make(name, instance=inst, **kwargs)
+            else:
+                learners.make(name, **kwargs)
+        except ValueError as e:
+            fail(where, e)
+        return None
