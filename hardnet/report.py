@@ -277,8 +277,12 @@ def main(argv: Sequence[str]) -> None:
     if not rows:
         raise SystemExit(f"--workdir={workdir}: no results.jsonl rows")
     summary = summarize(rows)
-    print(_write(Path(workdir), summary))
+    path = _write(Path(workdir), summary)
     print(table(summary))
+    devs = deviations(summary)
+    print(f"\nDeviations from the expected picture ({len(devs)}):" if devs else "\nNo deviations.")
+    print("\n".join(f"- {d}" for d in devs))
+    print(f"\nreport: {path}")
     fmt = flags.FLAGS.format
     if fmt:
         try:
