@@ -2,15 +2,40 @@
 
 The driver (`hardnet.cli.bench.run_grid`) writes every yielded cell to the workdir
 (`hardnet.results`), so resume semantics do not depend on the executor: a cell is done once its
-`cells/<cell_id>.json` exists, whichever executor ran it.
+`cells/<cell_id>.json` exists, whichever executor ran it, and `results.jsonl` lists the cells in
+the plan's order whatever the order they finished in.
 
 - `local`: the cells one after another in this process (`hardnet.runner.run_cell`); each cell
   already trains all its seeds in one program sharded over the local devices.
+- `ray`: each cell is one Ray task (`pip install 'hardnet[ray]'`) on an existing cluster
+  (`--ray_address=auto` on a node of it, or `ray://head:10001` through Ray Client), or on a
+  local Ray instance started for the run when no address is given:
+
+      hardnet-bench --config=hardnet/configs/headline.py:gpu --workdir=/shared/headline \
+          --executor=ray --ray_address=auto --ray_num_cpus=4 --ray_num_gpus=1
+
+  Only this driver writes the workdir; workers return the rows, so the workdir need not be
+  visible from the workers, but hardnet (the same version) must be installed on them. At most
+  `max_pending` tasks are submitted at a time (default: twice what the cluster can run at once
+  when the run starts) and finished cells are yielded as they complete (`ray.wait`), so an
+  interrupted run keeps every cell it received. A task that fails (an exception outside the
+  training step, which `run_cell` records itself; a worker or node that died after Ray's
+  retries) gives failed rows for all the cell's runs, with the reason, as `run_cell` does for
+  an exception while training; the run goes on. The driver's values of `JAX_OPTIONS` (e.g.
+  `--jax_enable_x64`, `--jax_platforms`) are applied in each task, so a cell's rows equal the
+  local executor's. With `--ray_num_gpus=0`, Ray hides the GPUs from the tasks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+import dataclasses
+import functools
+import importlib.util
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hardnet import runner
@@ -19,6 +44,20 @@ from hardnet.grid import Cell
 Rows = list[dict[str, Any]]
 Executor = Callable[[Sequence[Cell], int], Iterator[tuple[Cell, Rows]]]
 
+# jax options that can change a cell's rows: the driver's values are set in every Ray task.
+JAX_OPTIONS = (
+    "jax_enable_x64",
+    "jax_platforms",
+    "jax_default_matmul_precision",
+    "jax_default_prng_impl",
+    "jax_threefry_partitionable",
+    "jax_numpy_rank_promotion",
+    "jax_numpy_dtype_promotion",
+    "jax_debug_nans",
+    "jax_disable_jit",
+)
+RAY_MISSING = "--executor=ray needs the `ray` extra: pip install 'hardnet[ray]'"
+
 
 def local(cells: Sequence[Cell], seed: int) -> Iterator[tuple[Cell, Rows]]:
     """Run `cells` in order in this process."""
@@ -26,11 +65,140 @@ def local(cells: Sequence[Cell], seed: int) -> Iterator[tuple[Cell, Rows]]:
         yield cell, runner.run_cell(cell, seed_base=seed)
 
 
-EXECUTORS: dict[str, Executor] = {"local": local}
+@dataclasses.dataclass(frozen=True)
+class RayOptions:
+    """Options of the `ray` executor (the `--ray_*` flags of `hardnet-bench`).
+
+    address: the cluster (`auto`, `host:6379`, `ray://host:10001`); None starts a local instance.
+    num_cpus, num_gpus: the resources each cell's task asks for (fractions allowed).
+    max_pending: the most tasks submitted and not yet received; 0 means twice the number of
+        tasks the cluster can run at once when the run starts (at least 2).
+    local_cpus: the CPUs of the local instance (0: all cores); only without `address`.
+    """
+
+    address: str | None = None
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    max_pending: int = 0
+    local_cpus: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_cpus", "num_gpus"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"--ray_{name} must be a finite number >= 0, got {value!r}")
+        for name in ("max_pending", "local_cpus"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"--ray_{name} must be an integer >= 0, got {value!r}")
+        if self.address is not None and not (isinstance(self.address, str) and self.address):
+            raise ValueError(f"--ray_address must be a non-empty string, got {self.address!r}")
+        if self.address is not None and self.local_cpus:
+            raise ValueError(
+                "--ray_local_cpus sizes the local Ray instance; it must be 0 with --ray_address, "
+                f"got {self.local_cpus}"
+            )
 
 
-def get(name: str) -> Executor:
-    """The executor called `name` (ValueError naming the choices otherwise)."""
+def failed_rows(cell: Cell, seed: int, reason: str) -> Rows:
+    """One failed row per (instance seed, learner seed) of `cell`, as `runner.run_cell` writes
+    when training raises: the run's identity, no metrics, `failed` and `fail_reason`."""
+    base = {"cell_id": cell.cell_id, "cell": cell.to_json(), "seed_base": seed}
+    base.update(samples=cell.budget, num_runs=len(cell.instance_seeds) * len(cell.learner_seeds))
+    base.update(compile_s=float("nan"), run_s=float("nan"), failed=True, fail_reason=reason)
+    return [
+        {**base, "instance_seed": i, "learner_seed": j}
+        for i in cell.instance_seeds
+        for j in cell.learner_seeds
+    ]
+
+
+def _reason(error: BaseException) -> str:
+    """`Type: message` on one line (at most 500 characters), of the worker's exception when Ray
+    wraps one."""
+    error = getattr(error, "cause", None) or error
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
+
+
+def _ray_task(cell: Cell, seed: int, jax_options: Mapping[str, Any]) -> Rows:
+    """The body of one Ray task: the driver's jax options, then `runner.run_cell`."""
+    import jax
+
+    for name, value in jax_options.items():
+        if getattr(jax.config, name) != value:
+            jax.config.update(name, value)
+    return runner.run_cell(cell, seed_base=seed)
+
+
+def _concurrency(ray: Any, options: RayOptions) -> int:
+    """How many cell tasks the cluster's current resources can run at once."""
+    total = ray.cluster_resources()
+    fits = [
+        int(total.get(key, 0.0) // need)
+        for key, need in (("CPU", options.num_cpus), ("GPU", options.num_gpus))
+        if need > 0
+    ]
+    return max(min(fits) if fits else int(total.get("CPU", 1)), 1)
+
+
+def ray(
+    cells: Sequence[Cell], seed: int, options: RayOptions = RayOptions()
+) -> Iterator[tuple[Cell, Rows]]:
+    """Run `cells` as Ray tasks; yield each `(cell, rows)` as it finishes (any order)."""
+    import jax
+    import ray as ray_lib
+
+    jax_options = {name: getattr(jax.config, name) for name in JAX_OPTIONS}
+    started = not ray_lib.is_initialized()
+    if started:
+        kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
+        if options.address is None:
+            kwargs.update(include_dashboard=False, num_cpus=options.local_cpus or None)
+        with warnings.catch_warnings():  # raylet is fork+exec'd: jax's fork warning is moot
+            warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
+            ray_lib.init(address=options.address, **kwargs)
+    todo = iter(cells)
+    pending: dict[Any, Cell] = {}
+    try:
+        task = ray_lib.remote(num_cpus=options.num_cpus, num_gpus=options.num_gpus)(_ray_task)
+        max_pending = options.max_pending or max(2 * _concurrency(ray_lib, options), 2)
+        while True:
+            while len(pending) < max_pending and (cell := next(todo, None)) is not None:
+                pending[task.remote(cell, seed, jax_options)] = cell
+            if not pending:
+                return
+            [ref], _ = ray_lib.wait(list(pending), num_returns=1)
+            cell = pending.pop(ref)
+            try:
+                rows = ray_lib.get(ref)
+            except Exception as error:  # the task or its worker failed: failed rows, go on
+                rows = failed_rows(cell, seed, _reason(error))
+            yield cell, rows
+    finally:  # interrupted (or done): drop what is still queued; stop a local instance we began
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray_lib.cancel(ref)
+        if started:
+            ray_lib.shutdown()
+
+
+EXECUTORS: dict[str, Executor] = {"local": local, "ray": ray}
+
+
+def get(name: str, **options: Any) -> Executor:
+    """The executor called `name` with its `options` (for `ray`, the fields of `RayOptions`).
+
+    ValueError naming the choices, an unknown option, a bad value, or a missing `ray` extra."""
     if name not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    if name == "ray":
+        fields = {f.name for f in dataclasses.fields(RayOptions)}
+        if unknown := sorted(set(options) - fields):
+            raise ValueError(f"unknown ray executor option(s) {unknown}; known: {sorted(fields)}")
+        checked = RayOptions(**options)
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError(RAY_MISSING)
+        return functools.partial(ray, options=checked)
+    if options:
+        raise ValueError(f"executor {name!r} takes no options, got {sorted(options)}")
     return EXECUTORS[name]

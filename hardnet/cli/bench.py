@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -41,8 +42,66 @@ _DISTRIBUTED = flags.DEFINE_bool(
 _TENSORBOARD = flags.DEFINE_bool("tensorboard", True, "write TensorBoard logs under workdir/tb")
 _REPORT = flags.DEFINE_bool("report", True, "write the report at the end (hardnet-report)")
 _EXECUTOR = flags.DEFINE_enum(
-    "executor", "local", sorted(executors.EXECUTORS), "how cells run: local (this process)"
+    "executor",
+    "local",
+    sorted(executors.EXECUTORS),
+    "how cells run: local (one after another in this process) or ray (one Ray task per cell, "
+    "`pip install 'hardnet[ray]'`; see the --ray_* flags)",
 )
+_RAY_ADDRESS = flags.DEFINE_string(
+    "ray_address",
+    None,
+    "--executor=ray: the Ray cluster to run on (auto, host:6379, ray://host:10001); "
+    "unset: start a local Ray instance for this run",
+)
+_RAY_NUM_CPUS = flags.DEFINE_float(
+    "ray_num_cpus", 1.0, "--executor=ray: CPUs each cell's task reserves", lower_bound=0
+)
+_RAY_NUM_GPUS = flags.DEFINE_float(
+    "ray_num_gpus",
+    0.0,
+    "--executor=ray: GPUs each cell's task reserves (fractions share a GPU; 0 hides the GPUs)",
+    lower_bound=0,
+)
+_RAY_MAX_PENDING = flags.DEFINE_integer(
+    "ray_max_pending",
+    0,
+    "--executor=ray: most cell tasks submitted and not yet finished "
+    "(0: twice what the cluster can run at once)",
+    lower_bound=0,
+)
+_RAY_LOCAL_CPUS = flags.DEFINE_integer(
+    "ray_local_cpus",
+    0,
+    "--executor=ray without --ray_address: CPUs of the local Ray instance (0: all cores)",
+    lower_bound=0,
+)
+_RAY_FLAGS = {
+    "address": _RAY_ADDRESS,
+    "num_cpus": _RAY_NUM_CPUS,
+    "num_gpus": _RAY_NUM_GPUS,
+    "max_pending": _RAY_MAX_PENDING,
+    "local_cpus": _RAY_LOCAL_CPUS,
+}
+
+
+@flags.multi_flags_validator(
+    ["executor", *(f.name for f in _RAY_FLAGS.values())],
+    message="the --ray_* flags need --executor=ray",
+)
+def _ray_flags_need_ray(values: dict[str, Any]) -> bool:
+    return values["executor"] == "ray" or all(
+        values[f.name] == f.default for f in _RAY_FLAGS.values()
+    )
+
+
+def _executor_options() -> dict[str, Any]:
+    """The chosen executor's options from its flags (`executors.get` keywords)."""
+    if _EXECUTOR.value != "ray":
+        return {}
+    return {key: holder.value for key, holder in _RAY_FLAGS.items()}
+
+
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Row fields summarized per cell in the log line and TensorBoard hparams.
@@ -85,6 +144,7 @@ def run_grid(
     num_shards: int,
     executor: str = "local",
     tensorboard: bool = True,
+    executor_options: Mapping[str, Any] | None = None,
 ) -> int:
     """Run this shard's unfinished cells; returns the number of cells run.
 
@@ -93,6 +153,7 @@ def run_grid(
     try:
         plan = grid.plan(config)
         cells = grid.shard(plan.cells, shard_index, num_shards)
+        execute = executors.get(executor, **(executor_options or {}))
     except ValueError as error:
         common.fail(PROG, error)
     writer = jax.process_index() == 0
@@ -112,7 +173,7 @@ def run_grid(
         print(f"  skipped {skip.entry} on {skip.family}: {skip.reason}", flush=True)
     bar = progress.Progress(len(todo))
     bar.draw()
-    for cell, rows in executors.get(executor)(todo, seed):
+    for cell, rows in execute(todo, seed):
         summary = summarize(rows)
         if writer and tensorboard:
             log_cell(workdir, cell, rows, summary)
@@ -143,6 +204,7 @@ def main(argv: list[str]) -> None:
             _NUM_SHARDS.value,
             executor=_EXECUTOR.value,
             tensorboard=_TENSORBOARD.value,
+            executor_options=_executor_options(),
         )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished cells are saved in {_WORKDIR.value}", flush=True)
