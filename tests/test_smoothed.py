@@ -112,3 +112,30 @@ def test_materialized_refuses_large_sizes():
     inst = make("prg_gauss3_smoothed", n=32, k=5, predicate="xor", tau=0.0)
     with pytest.raises(ValueError, match=r"\(n\)_k"):
         inst.materialized(inst.init(jax.random.key(0)), np.zeros((1, inst.input_dim)))
+
+
+def test_unit_noise_is_standard_normal_and_independent():
+    """The hashed unit noise (smoothing.hashed_normal): N(0, 1) moments and tails, no
+    correlation across positions t or across units whose hyperedges differ in one index."""
+    from scipy import stats
+
+    from hardnet.instances import smoothing
+
+    edges = np.asarray(jax.random.randint(jax.random.key(0), (4000, 5), 0, 64), np.int32)
+    neighbours = edges.copy()
+    neighbours[:, -1] = (neighbours[:, -1] + 1) % 64
+    key = jax.random.key_data(jax.random.key(7))
+    xi = np.asarray(smoothing.unit_noise(key, edges, 250), np.float64)
+    xi2 = np.asarray(smoothing.unit_noise(key, neighbours, 250), np.float64)
+    z = xi.ravel()  # 1e6 draws
+    se = 1 / np.sqrt(z.size)
+    assert abs(z.mean()) < 5 * se
+    assert abs(z.var() - 1) < 5 * np.sqrt(2) * se
+    assert abs(np.mean(z**4) - 3) < 5 * np.sqrt(96) * se
+    assert abs(np.mean(np.abs(z) > 3) - 2 * stats.norm.sf(3)) < 5 * np.sqrt(0.0027) * se
+    assert stats.kstest(z[:200_000], "norm").pvalue > 1e-4
+    # lag-1 correlation along t, and between units one index apart
+    for a, b in ((xi[:, :-1], xi[:, 1:]), (xi, xi2)):
+        r = np.corrcoef(a.ravel(), b.ravel())[0, 1]
+        assert abs(r) < 5 / np.sqrt(a.size)
+    assert np.array_equal(xi, np.asarray(smoothing.unit_noise(key, edges, 250)))  # deterministic
