@@ -59,6 +59,8 @@ def table(summary: Sequence[Mapping[str, Any]]) -> str:
         mark = MARK[g["status"]]
         if g["failed"]:
             mark += f" ({g['failed']}/{g['runs']} failed)"
+        if g["flagged"]:
+            mark += f" ({g['flagged']}/{g['runs']} flagged)"
         acc = g["acc01"][0] if g["metric"] == "adv" else float("nan")
         lines.append(
             f"| {g['label']} | {g['family']} | {g['entry']} | {g['budget']} | {g['runs']} | "

@@ -32,14 +32,17 @@ mse_fresh(trivial)` with `trivial` fitted once per cell with `k_trivial`, and `a
 `1[h > 1/2]` against `meta["planted_bit"]` on the same rows; `easy_depth2` adds `cosine_min` and
 `cosine_mean` of `metrics.best_cosines(first_layer_rows, params["W"])` for `tensor` (rows
 `W.T`) and `sgd` (its first layer). `failed` / `fail_reason`: non-finite predictions,
-`info["diverged"]`, `info["failed"]` (tensor: decoded failure bits), or an exception while
-compiling or running (recorded, never raised). `curves`: every learner gets a `monitor` that
-returns `test_mse` on the first `MONITOR_ROWS` test rows (and `cosine_min` of the first layer on
-`easy_depth2`); the info entries logged along training (`CURVES`: one value per log point,
-x-axis `step` where the learner logs it, else the index) go into `row["curves"]`. Cost:
-`compile_s` (lowering + compilation) and `run_s` (execution) of the cell's program, shared by
-all its rows, `num_runs`, `samples` (= budget). Each row carries `cell` (`Cell.to_json()`),
-`cell_id`, `seed_base`, `instance_seed`, `learner_seed`.
+`info["diverged"]`, `info["failed"]` (tensor: only its non-finite bit), or an exception while
+compiling or running (recorded, never raised). `flags`: the learner's own diagnosis when its
+predictions are finite and scored anyway (tensor's other failure bits, decoded: "no eigengap",
+... — the spec's "finds no usable structure" on non-F6 instances).
+
+`curves`: every learner gets a `monitor` that returns `test_mse` on the first `MONITOR_ROWS` test
+rows (and `cosine_min` of the first layer on `easy_depth2`); the info entries logged along training
+(`CURVES`: one value per log point, x-axis `step` where the learner logs it, else the index) go into
+`row["curves"]`. Cost: `compile_s` (lowering + compilation) and `run_s` (execution) of the cell's
+program, shared by all its rows, `num_runs`, `samples` (= budget). Each row carries `cell`
+(`Cell.to_json()`), `cell_id`, `seed_base`, `instance_seed`, `learner_seed`.
 """
 
 from __future__ import annotations
@@ -247,21 +250,27 @@ def _mse(y_hat: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> fl
     return float(np.sum(err * mask) / np.sum(mask)) if np.any(mask) else float("nan")
 
 
-def _fail_reasons(cell: Cell, out: dict[str, np.ndarray], p: int) -> list[str]:
-    reasons = []
+def _fail_reasons(cell: Cell, out: dict[str, np.ndarray], p: int) -> tuple[list[str], list[str]]:
+    """(failures, flags) of run p. A failure leaves no usable predictions (non-finite, diverged,
+    tensor's non-finite bit); a flag is the learner's own diagnosis with finite predictions that
+    are still scored (tensor on a PRG instance "finds no usable structure", learners.md)."""
+    reasons, flags = [], []
     if not np.all(np.isfinite(out["y_hat"][p])):
         reasons.append("non-finite predictions")
     if "diverged" in out and bool(out["diverged"][p]):
         reasons.append("diverged (info['diverged'])")
     if "info_failed" in out and bool(out["info_failed"][p]):
-        text = "failed (info['failed'])"
         if "failure_reason" in out and cell.learner == "tensor":
             from hardnet.learners.tensor import describe_failure
 
             code = int(np.max(out["failure_reason"][p]))
-            text += ": " + "; ".join(describe_failure(code))
-        reasons.append(text)
-    return reasons
+            texts = describe_failure(code)
+            if code & 1:
+                reasons.append(f"failed (info['failed']): {texts[0]}")
+            flags += texts[1:] if code & 1 else texts
+        else:
+            reasons.append("failed (info['failed'])")
+    return reasons, flags
 
 
 def run_cell(cell: Cell, seed_base: int = 0) -> list[dict[str, Any]]:
@@ -323,8 +332,9 @@ def run_cell(cell: Cell, seed_base: int = 0) -> list[dict[str, Any]]:
                     row[name] = float(out[name][p])
             if "curves" in out:
                 row["curves"] = {k: np.asarray(v[p]).tolist() for k, v in out["curves"].items()}
-            reasons = _fail_reasons(cell, out, p)
+            reasons, flags = _fail_reasons(cell, out, p)
             row["failed"] = bool(reasons)
             row["fail_reason"] = "; ".join(reasons) if reasons else None
+            row["flags"] = "; ".join(flags) if flags else None
             rows.append(row)
     return rows

@@ -10,9 +10,10 @@ Per group, over instance seeds × learner seeds (failed runs excluded from the s
 - status: **learned** (`adv ≥ 0.9`, or `nmse ≤ 0.01`), **weakly** learned (`adv ≥ 0.05` with the
   interval excluding 0; for `nmse`, explained variance `1 − nmse ≥ 0.05` with the interval of
   `nmse` below 1), **below** trivial (the mirror image of weakly: `adv ≤ −0.05` with the
-  interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline), **trivial** otherwise; **failed** when more than
-  half of the runs failed (the survivors' mean is not reported as a status), every failure
-  counted in `failed`.
+  interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline),
+  **trivial** otherwise; **failed** when more than half of the runs failed (the survivors' mean
+  is not reported as a status), every failure counted in `failed`; `flagged` counts the scored
+  runs that carry the learner's own diagnosis (`flags`, e.g. tensor's "no eigengap").
 
 PRG vs null (`null_gaps`): each PRG group is paired with its `null=True` twin (same instance config
 otherwise, same learner and budget); gap = mean adv(PRG) − mean adv(null), two-sided permutation
@@ -127,6 +128,8 @@ def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[
             "runs": len(rs),
             "failed": len(rs) - len(ok),
             "fail_reasons": sorted({str(r.get("fail_reason")) for r in rs if r.get("failed")}),
+            "flagged": sum(bool(r.get("flags")) for r in ok),
+            "flags": sorted({str(r["flags"]) for r in ok if r.get("flags")}),
             "instance_seeds": len({r.get("instance_seed") for r in rs}),
             "learner_seeds": len({r.get("learner_seed") for r in rs}),
             "metric": metric,

@@ -255,3 +255,14 @@ def test_seed_axis_sharded_over_local_devices(entry):
         assert (a["instance_seed"], a["learner_seed"]) == (b["instance_seed"], b["learner_seed"])
         assert not b["failed"]
         assert b["mse_all"] == pytest.approx(a["mse_all"], rel=1e-4, abs=1e-9)
+
+
+def test_tensor_on_prg_is_flagged_not_failed():
+    """learners.md: on non-F6 instances the tensor pipeline "finds no usable structure"; its
+    finite predictions are scored, and its diagnosis is kept in `flags`."""
+    cells = _cells(_config(F1, {"tensor": dict(kwargs=dict(m_max=4, starts=2, lm_steps=5))}))
+    rows = runner.run_cell(cells["tensor"])
+    _check_rows(cells["tensor"], rows)
+    assert all(not r["failed"] and r["fail_reason"] is None for r in rows)
+    assert all(np.isfinite(r["adv"]) and r["adv"] < 0.5 for r in rows)
+    assert any(r["flags"] for r in rows), [r["flags"] for r in rows]
