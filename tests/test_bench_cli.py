@@ -95,6 +95,9 @@ def test_two_shards_equal_one_run(reference, tmp_path):
         (("--config.budgets=(-5,)",), "budgets"),
         (("--num_shards=2", "--shard_index=2"), "shard_index"),
         (("--seed=-1",), "seed"),
+        (("--config=hardnet/configs/headline.py:foo",), "variant must be one of cpu, gpu"),
+        (("--config.instances.f1.family=nope",), "family"),
+        (("--config.learners.gf2.name=nope",), "has no field 'name'"),
     ],
 )
 def test_bad_values_exit_with_one_line(tmp_path, extra, match):

@@ -23,6 +23,25 @@ def flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
         try:
             return flags.FLAGS(argv)
         except flags.Error as error:
-            fail(prog, f"{error} (see --helpshort)")
+            fail(prog, f"{_without_traceback(str(error))} (see --helpshort)")
+        except (AttributeError, KeyError) as error:  # ml_collections: override of a missing field
+            key = str(error).strip("\"'")
+            bad = [a for a in argv[1:] if a.startswith("--config.") and key in a.split("=")[0]]
+            where = bad[0] if bad else "a --config.* override"
+            fail(
+                prog,
+                f"{where}: the config has no field {key!r} (an override can only set a field "
+                "that the config file defines)",
+            )
 
     return parse
+
+
+def _without_traceback(text: str) -> str:
+    """A flag error whose text embeds a traceback (ml_collections' config files do that when
+    `get_config` raises) shortened to its first line and the exception's last line."""
+    if "Traceback (most recent call last)" not in text:
+        return text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    head = text.split("Traceback (most recent call last)")[0].strip().rstrip(":").strip()
+    return f"{head}: {lines[-1]}"
