@@ -20,6 +20,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hardnet import prg
 from hardnet.base import Array
@@ -41,17 +42,25 @@ def mix32(x: Array) -> Array:
     return x ^ (x >> 15)
 
 
-def hashed_normal(words: Array, size: int) -> Array:
-    """`N(0, 1)` float32[..., size] from per-unit key words uint32[..., 2] (see module doc)."""
-    t = jnp.arange(size, dtype=jnp.uint32) * jnp.uint32(_GOLDEN)
-    bits = mix32(mix32(words[..., 1:] + t) ^ words[..., :1])
+def hashed_normal(words: Array, index: int | np.ndarray) -> Array:
+    """`N(0, 1)` numbers t of each unit from its key words uint32[..., 2] (see module doc).
+
+    `index` is the count `size` (numbers 0..size-1, float32[..., size]) or a static array of
+    positions t (float32[..., *index.shape]), so callers can lay the numbers out as they use them.
+    """
+    index = np.arange(index) if np.ndim(index) == 0 else np.asarray(index)
+    t = jnp.asarray(index.astype(np.uint32) * np.uint32(_GOLDEN))
+    w0 = words[..., 0].reshape(words.shape[:-1] + (1,) * index.ndim)
+    w1 = words[..., 1].reshape(w0.shape)
+    bits = mix32(mix32(w1 + t) ^ w0)
     one_two = jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
     u = jnp.maximum(2 * one_two - 3, jnp.nextafter(jnp.float32(-1), jnp.float32(0)))  # [−1, 1)
     return jnp.sqrt(jnp.float32(2)) * jax.lax.erf_inv(u)
 
 
-def unit_noise(noise_key: Array, hyperedges: Array, size: int) -> Array:
-    """`N(0, 1)` noise of the units of `hyperedges[num, k]`: float32[num, size] (scale by τ)."""
+def unit_noise(noise_key: Array, hyperedges: Array, size: int | np.ndarray) -> Array:
+    """`N(0, 1)` noise of the units of `hyperedges[num, k]`: float32[num, size] (scale by τ), or
+    float32[num, *size.shape] holding the numbers at positions `size` (an index array)."""
     keys = prg.hyperedge_keys(common.wrap(noise_key), hyperedges)
     return hashed_normal(jax.random.key_data(keys), size)
 
