@@ -1,0 +1,141 @@
+"""Item 3 of issue 5: kernel ridge regression, exact against scikit-learn, Nyström-PCG scaling.
+
+Data: F6 (`easy_depth2`, d=16, m=8) rows, labels standardized; a held-out test set of
+`kernel_test` rows. RBF kernel `exp(−‖x−x'‖²/(2h²))` with a fixed bandwidth (median heuristic on
+500 rows) and a fixed ridge `λN`, so both sides solve the same system `(K + λN I) α = y`:
+
+- exact, ours: `kernels.rbf` + `solvers.exact_solve` (Cholesky), float32, jitted, with the test
+  predictions; peer: `sklearn.kernel_ridge.KernelRidge(kernel="rbf", gamma=1/(2h²),
+  alpha=λN)` fit + predict on the same float32 arrays. Target: ours faster.
+- Nyström-PCG: the `kernel` learner with `solver="nystrom"` (FALKON-style PCG, M landmarks,
+  ridge fixed to the same λ, validation split and refit included), compiled ahead of time so
+  the timed call excludes compilation. Targets: near-linear growth (exponent b of `t ∝ N^b`
+  between the smallest and largest N at most 1.2) and ≤ 60 s at N = 2·10⁵; its test MSE is set
+  against the exact solve at the exact N.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from perf_common import Row, best_time, check_ratio
+
+import hardnet.instances as hi
+import hardnet.learners as hl
+from hardnet.learners import kernels, solvers
+
+RIDGE = 1e-4  # λ, relative to N: the system is (K + λN I) α = y
+
+
+def _data(num: int, test: int) -> tuple[np.ndarray, ...]:
+    inst = hi.make("easy_depth2", d=16, m=8)
+    params = inst.init(jax.random.key(0))
+    x, y, _ = jax.jit(inst.sample, static_argnums=2)(params, jax.random.key(1), num + test)
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    y = (y - y[:num].mean()) / y[:num].std()
+    return x[:num], y[:num], x[num:], y[num:]
+
+
+def _bandwidth(x: np.ndarray) -> float:
+    sub = x[:500]
+    dist = np.sqrt(((sub[:, None] - sub[None]) ** 2).sum(-1))
+    return float(np.median(dist[np.triu_indices(len(sub), 1)]))
+
+
+def run(sizes: dict[str, Any]) -> list[Row]:
+    n_exact, test = sizes["kernel_exact"], sizes["kernel_test"]
+    nys_sizes = sizes["kernel_nystrom"]
+    x_all, y_all, x_test, y_test = _data(max(n_exact, *nys_sizes), test)
+    h = _bandwidth(x_all)
+    rows = []
+
+    x, y = x_all[:n_exact], y_all[:n_exact]
+    lam = RIDGE * n_exact
+
+    @jax.jit
+    def exact(x, y, xt):
+        coef = solvers.exact_solve(kernels.rbf(x, x, h), y, lam)
+        return kernels.rbf(xt, x, h) @ coef
+
+    t_ours = best_time(lambda: exact(x, y, x_test), sizes["repeats"])
+    mse_exact = float(np.mean((np.asarray(exact(x, y, x_test)) - y_test) ** 2))
+    peer, note = None, "scikit-learn not installed"
+    try:
+        from sklearn.kernel_ridge import KernelRidge
+
+        model = KernelRidge(alpha=lam, kernel="rbf", gamma=1 / (2 * h**2))
+        peer = best_time(lambda: model.fit(x, y).predict(x_test), 1, 0)
+        mse_sk = float(np.mean((model.predict(x_test) - y_test) ** 2))
+        note = f"float32 both; test MSE ours {mse_exact:.4g}, sklearn {mse_sk:.4g}"
+    except ImportError:
+        pass
+    ratio = None if peer is None else peer / t_ours
+    rows.append(
+        Row(
+            item="3 kernel",
+            what=f"exact RBF ridge fit+predict, N={n_exact}, d=16, {test} test rows",
+            ratio=ratio,
+            target="> 1 (faster)",
+            met=None if ratio is None else bool(ratio > 1),
+            ours=t_ours,
+            unit="s",
+            peer="sklearn KernelRidge",
+            peer_value=peer,
+            note=note,
+        )
+    )
+
+    times = {}
+    for num in nys_sizes:
+        learner = hl.make(
+            "kernel", kernel="rbf", bandwidth=h, solver="nystrom", ridges=(RIDGE,),
+            landmarks=sizes["kernel_landmarks"], cg_iters=sizes["kernel_cg_iters"],
+        )  # fmt: skip
+        xs, ys = jnp.asarray(x_all[:num]), jnp.asarray(y_all[:num])
+
+        def fit(k, xs, ys, learner=learner):
+            pred = learner.fit(k, xs, ys)
+            return pred(jnp.asarray(x_test))
+
+        compiled = jax.jit(fit).lower(jax.random.key(2), xs, ys).compile()
+        start = time.perf_counter()
+        pred = np.asarray(jax.block_until_ready(compiled(jax.random.key(2), xs, ys)))
+        times[num] = time.perf_counter() - start
+        mse = float(np.mean((pred - y_test) ** 2))
+        same_n = num == n_exact
+        rows.append(
+            Row(
+                item="3 kernel",
+                what=f"Nyström-PCG N={num}, M={sizes['kernel_landmarks']}, "
+                f"{sizes['kernel_cg_iters']} CG iters",
+                ratio=60 / times[num] if num == max(nys_sizes) else None,
+                target="<= 60 s at N=2e5" if num == max(nys_sizes) else "",
+                met=bool(times[num] <= 60) if num == max(nys_sizes) == 200_000 else None,
+                ours=times[num],
+                unit="s",
+                peer="exact solve (ours), test MSE" if same_n else "",
+                peer_value=mse_exact if same_n else None,
+                note=f"test MSE {mse:.4g}" + (f" vs exact {mse_exact:.4g}" if same_n else ""),
+            )
+        )
+    lo, hi_ = min(times), max(times)
+    if hi_ > lo:
+        b = math.log(times[hi_] / times[lo]) / math.log(hi_ / lo)
+        rows.append(
+            Row(
+                item="3 kernel",
+                what=f"Nyström-PCG growth N={lo} → {hi_}",
+                ratio=None,
+                target="b <= 1.2",
+                met=check_ratio(1.2 - b, 0.0),
+                ours=b,
+                unit="b in t ∝ N^b",
+                note=f"{times[lo]:.3g} s → {times[hi_]:.3g} s",
+            )
+        )
+    return rows
