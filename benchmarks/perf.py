@@ -12,9 +12,9 @@ Items (one module each, `benchmarks/perf_*.py`): 1 `sampling` (F3, F2 over 64 se
 Peers come from the `bench` extra: `pip install -e '.[bench]'`.
 
 Writes `perf.json` and `perf.md` to `--out` (ratios first, absolute numbers second; device,
-versions, CPU count and load in the header) and prints the table. Host-to-device transfers are
-allowed only explicitly (`jax_transfer_guard="disallow"` around the timed JAX calls is not
-possible with host-side peers in the same process; the timed JAX functions take device arrays).
+versions, CPU count and load in the header) and prints the table. The timed JAX calls take
+device arrays and return them (blocked on, never copied to the host); compilation is excluded
+(a warm-up call, or ahead-of-time `lower().compile()` for the long Nyström fits).
 """
 
 from __future__ import annotations
