@@ -47,6 +47,7 @@ program, shared by all its rows, `num_runs`, `samples` (= budget). Each row carr
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -166,14 +167,27 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
     return run
 
 
-def _timed(fn: Callable, *args: Any) -> tuple[Any, float, float]:
-    """(outputs as NumPy, compile seconds, run seconds) of `jax.jit(fn)(*args)`."""
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
+_COMPILED: dict[tuple, Any] = {}
+_COMPILED_CACHE = 64  # compiled programs kept (oldest dropped first)
+
+
+def _timed(fn: Callable, *args: Any, cache_key: tuple | None = None) -> tuple[Any, float, float]:
+    """(outputs as NumPy, compile seconds, run seconds) of `jax.jit(fn)(*args)`. With a
+    `cache_key`, the compiled program is reused by later calls with the same key (compile
+    seconds 0): the caller guarantees that the key determines the program."""
+    compiled = _COMPILED.get(cache_key) if cache_key is not None else None
+    compile_s = 0.0
+    if compiled is None:
+        t0 = time.perf_counter()
+        compiled = jax.jit(fn).lower(*args).compile()
+        compile_s = time.perf_counter() - t0
+        if cache_key is not None:
+            if len(_COMPILED) >= _COMPILED_CACHE:
+                _COMPILED.pop(next(iter(_COMPILED)))
+            _COMPILED[cache_key] = compiled
     t1 = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
-    t2 = time.perf_counter()
-    return jax.tree.map(np.asarray, out), t1 - t0, t2 - t1
+    return jax.tree.map(np.asarray, out), compile_s, time.perf_counter() - t1
 
 
 def _pair_sharding(num_pairs: int) -> tuple[Any, int]:
@@ -185,6 +199,20 @@ def _pair_sharding(num_pairs: int) -> tuple[Any, int]:
     mesh = jax.sharding.Mesh(np.array(devices), ("seeds",))
     padded = -(-num_pairs // len(devices)) * len(devices)
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")), padded
+
+
+def _program_key(cell: Cell, cosines: bool, args: tuple) -> tuple | None:
+    """What determines the vmapped program of a generic learner: its name and keywords, whether
+    cosines are measured, and the structure, shapes, dtypes and shardings of the arguments. The
+    null and dictator variants of an instance (and other seed_bases) share the program. None for
+    learners built from the instance (controls, references): they are compiled per cell."""
+    if cell.learner not in learners.GENERIC:
+        return None
+    leaves = tuple(
+        (a.shape, str(a.dtype), str(getattr(a, "sharding", None))) for a in jax.tree.leaves(args)
+    )
+    kwargs = json.dumps(dict(cell.learner_kwargs), sort_keys=True, default=str)
+    return (cell.learner, kwargs, cosines, str(jax.tree.structure(args)), leaves)
 
 
 def _fit_all(cell: Cell, inst: Instance, params, train, test, seed_base: int):
@@ -211,7 +239,8 @@ def _fit_all(cell: Cell, inst: Instance, params, train, test, seed_base: int):
                 batch = jax.lax.with_sharding_constraint(batch, sharding)
             return jax.vmap(run)(batch[0], keys, *batch[1:])
 
-        out, compile_s, run_s = _timed(program, params, index, keys, x, y, x_test, y_test)
+        args = (params, index, keys, x, y, x_test, y_test)
+        out, compile_s, run_s = _timed(program, *args, cache_key=_program_key(cell, cosines, args))
         return jax.tree.map(lambda a: a[: n_i * n_j], out), compile_s, run_s
 
     def args(p: int) -> tuple:
@@ -225,6 +254,23 @@ def _fit_all(cell: Cell, inst: Instance, params, train, test, seed_base: int):
     t2 = time.perf_counter()
     stacked = jax.tree.map(lambda *a: np.stack([np.asarray(v) for v in a]), *outs)
     return stacked, t1 - t0, t2 - t1
+
+
+_TRIVIAL: dict[tuple, np.ndarray] = {}
+_TRIVIAL_CACHE = 32  # entries (one per instance × seeds × test size); each is S × test_size floats
+
+
+def _trivial_cached(inst: Instance, cell: Cell, x_test: Array, seed_base: int) -> np.ndarray:
+    """`_trivial_predictions`, computed once per (instance, seed_base, instance seeds, test size):
+    every learner and budget of an instance shares the same test set and baseline, and the
+    baseline (a Monte Carlo average of the teacher over `draws` seeds) costs more than most
+    cells' training."""
+    key = (inst.id, seed_base, tuple(cell.instance_seeds), cell.test_size)
+    if key not in _TRIVIAL:
+        if len(_TRIVIAL) >= _TRIVIAL_CACHE:
+            _TRIVIAL.pop(next(iter(_TRIVIAL)))
+        _TRIVIAL[key] = _trivial_predictions(inst, x_test, seed_base)
+    return _TRIVIAL[key]
 
 
 def _trivial_predictions(inst: Instance, x_test: Array, seed_base: int) -> np.ndarray:
@@ -291,7 +337,7 @@ def run_cell(cell: Cell, seed_base: int = 0) -> list[dict[str, Any]]:
     y_test = np.asarray(y_test)
     y_mean = np.asarray(train[1], np.float64).mean(axis=1)  # per instance seed
     if prg:
-        trivial_hat = _trivial_predictions(inst, test[0], seed_base)
+        trivial_hat = _trivial_cached(inst, cell, test[0], seed_base)
         inf_test = np.asarray(meta_test["informative"])
         inf_train = np.asarray(meta_train["informative"])
         h_train, h_test = (

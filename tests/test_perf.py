@@ -1,6 +1,7 @@
 """benchmarks/perf.py at tiny sizes: the JSON and Markdown structure, positive finite ratios,
 and the NumPy peers computing the same teachers. No timing assertions."""
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -43,10 +44,14 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
             assert math.isfinite(r["peer_value"]) and r["peer_value"] > 0, r
         assert r["met"] in (None, True, False)
         assert (r["met"] is None) or r["target"], r  # a verdict needs a target
-    # every peer named by the issue has a number (the bench extra is installed for the tests)
+    # every peer named by the issue whose package is installed (the `bench` extra: torch,
+    # scikit-learn, galois; CI installs only `test`) has a number
     peers = {r["peer"] for r in rows if r["peer_value"] is not None}
-    for peer in ("jax.random.normal", "NumPy teacher", "PyTorch", "sklearn", "galois"):
-        assert any(p.startswith(peer) for p in peers), (peer, peers)
+    named = {"jax.random.normal": "jax", "NumPy teacher": "numpy", "PyTorch": "torch",
+             "sklearn": "sklearn", "galois": "galois"}  # fmt: skip
+    for peer, module in named.items():
+        if importlib.util.find_spec(module) is not None:
+            assert any(p.startswith(peer) for p in peers), (peer, peers)
     md = (tmp_path / "perf.md").read_text()
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert table[0].split("|")[1:4] == [" item ", " measurement ", " ratio "]  # ratios first

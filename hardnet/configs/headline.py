@@ -7,18 +7,21 @@ Commands:
 `:cpu` (the default, run by `scripts/bench`):
 - F6 `easy_depth2` (d=16, m=8); F3 `prg_gauss3_smoothed` and F4 `prg_depth2_smoothed` with `tsa`
   at n=32, each with its null (`null=True`) and dictator (`predicate="dictator"`, k=5) controls:
-  every generic learner (sgd, tensor, kernel, poly) at 2e3 and 2e4 samples (kernel 1e3 and 4e3:
-  exact Cholesky is O(N³)).
+  every generic learner (sgd, tensor, kernel, poly) at 2e3 and 2e4 samples (kernel 1e3 and 2e3:
+  exact Cholesky is O(N³) per seed). tensor runs 6 moment-method starts with LM on 4000 rows on
+  F6, and 1 start with 20 LM steps on 2000 rows on the PRG blocks (the LM polish is the cost;
+  the defaults are 12 starts, 50 steps, 20000 rows).
 - F1 `prg_boolean` `tsa` at n=16 (and its controls): `brute_force` at 16–256 samples and `gf2`
   at 32–512 samples, across `n²/2` = 128 (and about `n^1.5` = 64, where gf2 was measured to
   succeed); F1 `xor` (k=5) at n=16 for `gf2` at 8 and 32 samples; `gf2` on F3 `tsa` n=32
   (informative fraction 0.53, `n²/2` = 512 informative rows) at 1024 and 4096 samples.
-- `oracle` and `trivial` references on every instance (their budget is irrelevant).
+- `oracle` and `trivial` references on every main instance (their budget is irrelevant; `adv`
+  is measured against the runner's own trivial baseline on every instance).
 - Seeds: 5 instance seeds × 3 learner seeds for the generic learners; 5 × 1 for brute_force, gf2,
   oracle and trivial, which are deterministic given the data (or nearly so).
-- 95 cells. Expected runtime: under 10 minutes on 2 CPU cores — an ESTIMATE until the runner is
-  measured; if it runs over, lower `--config.learner_seeds=2` first (the report then flags
-  fewer than 3 learner seeds).
+- 88 cells. Measured: see README "Running the benchmark" (the run's wall time, on 2 CPU cores
+  with nothing else running: XLA's CPU thread pool slows down many times over when the cores are
+  shared with other busy processes).
 
 `:gpu` — the conjectured-hard tier (spec instances.md §5): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
@@ -84,9 +87,17 @@ def _cpu() -> ml_collections.ConfigDict:
                 ),
                 blocks=generic,
             ),
-            "tensor": dict(kwargs=dict(m_max=16), blocks=generic),
+            "tensor": dict(
+                kwargs=dict(m_max=16, starts=6, lm_rows=4000),
+                blocks=generic,
+                # the Levenberg-Marquardt polish dominates the cost; on the PRG blocks (nothing
+                # to recover) one moment-method start, 20 LM steps on 2000 rows
+                overrides={
+                    b: dict(kwargs=dict(starts=1, lm_rows=2000, lm_steps=20)) for b in generic[1:]
+                },
+            ),
             "kernel": dict(
-                kwargs=dict(kernel="ntk", depth=1), blocks=generic, budgets=[1000, 4000]
+                kwargs=dict(kernel="ntk", depth=1), blocks=generic, budgets=[1000, 2000]
             ),
             "poly": dict(kwargs=dict(degree=2), blocks=generic),
             "brute_force": dict(
@@ -103,7 +114,7 @@ def _cpu() -> ml_collections.ConfigDict:
                 **controls,
             ),
             "oracle": dict(variants=["main"], budgets=[1000], **controls),
-            "trivial": dict(budgets=[1000], **controls),
+            "trivial": dict(variants=["main"], budgets=[1000], **controls),
         }
     )
     config.budgets = [2000, 20000]
