@@ -47,7 +47,6 @@ program, shared by all its rows, `num_runs`, `samples` (= budget). Each row carr
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -167,27 +166,19 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
     return run
 
 
-_COMPILED: dict[tuple, Any] = {}
-_COMPILED_CACHE = 64  # compiled programs kept (oldest dropped first)
+def _timed(fn: Callable, *args: Any) -> tuple[Any, float, float]:
+    """(outputs as NumPy, compile seconds, run seconds) of `jax.jit(fn)(*args)`.
 
-
-def _timed(fn: Callable, *args: Any, cache_key: tuple | None = None) -> tuple[Any, float, float]:
-    """(outputs as NumPy, compile seconds, run seconds) of `jax.jit(fn)(*args)`. With a
-    `cache_key`, the compiled program is reused by later calls with the same key (compile
-    seconds 0): the caller guarantees that the key determines the program."""
-    compiled = _COMPILED.get(cache_key) if cache_key is not None else None
-    compile_s = 0.0
-    if compiled is None:
-        t0 = time.perf_counter()
-        compiled = jax.jit(fn).lower(*args).compile()
-        compile_s = time.perf_counter() - t0
-        if cache_key is not None:
-            if len(_COMPILED) >= _COMPILED_CACHE:
-                _COMPILED.pop(next(iter(_COMPILED)))
-            _COMPILED[cache_key] = compiled
+    Each cell compiles its own program. Reusing a compiled generic-learner program across cells
+    with the same shapes (e.g. an instance's null and dictator variants) saved about a fifth of
+    the headline run, but a reused `tensor` program hung in `block_until_ready` (jax 0.10.2,
+    CPU), so it is not done."""
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
     t1 = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
-    return jax.tree.map(np.asarray, out), compile_s, time.perf_counter() - t1
+    t2 = time.perf_counter()
+    return jax.tree.map(np.asarray, out), t1 - t0, t2 - t1
 
 
 def _pair_sharding(num_pairs: int) -> tuple[Any, int]:
@@ -199,20 +190,6 @@ def _pair_sharding(num_pairs: int) -> tuple[Any, int]:
     mesh = jax.sharding.Mesh(np.array(devices), ("seeds",))
     padded = -(-num_pairs // len(devices)) * len(devices)
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")), padded
-
-
-def _program_key(cell: Cell, cosines: bool, args: tuple) -> tuple | None:
-    """What determines the vmapped program of a generic learner: its name and keywords, whether
-    cosines are measured, and the structure, shapes, dtypes and shardings of the arguments. The
-    null and dictator variants of an instance (and other seed_bases) share the program. None for
-    learners built from the instance (controls, references): they are compiled per cell."""
-    if cell.learner not in learners.GENERIC:
-        return None
-    leaves = tuple(
-        (a.shape, str(a.dtype), str(getattr(a, "sharding", None))) for a in jax.tree.leaves(args)
-    )
-    kwargs = json.dumps(dict(cell.learner_kwargs), sort_keys=True, default=str)
-    return (cell.learner, kwargs, cosines, str(jax.tree.structure(args)), leaves)
 
 
 def _fit_all(cell: Cell, inst: Instance, params, train, test, seed_base: int):
@@ -239,8 +216,7 @@ def _fit_all(cell: Cell, inst: Instance, params, train, test, seed_base: int):
                 batch = jax.lax.with_sharding_constraint(batch, sharding)
             return jax.vmap(run)(batch[0], keys, *batch[1:])
 
-        args = (params, index, keys, x, y, x_test, y_test)
-        out, compile_s, run_s = _timed(program, *args, cache_key=_program_key(cell, cosines, args))
+        out, compile_s, run_s = _timed(program, params, index, keys, x, y, x_test, y_test)
         return jax.tree.map(lambda a: a[: n_i * n_j], out), compile_s, run_s
 
     def args(p: int) -> tuple:

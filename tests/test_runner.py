@@ -266,15 +266,3 @@ def test_tensor_on_prg_is_flagged_not_failed():
     assert all(not r["failed"] and r["fail_reason"] is None for r in rows)
     assert all(np.isfinite(r["adv"]) and r["adv"] < 0.5 for r in rows)
     assert any(r["flags"] for r in rows), [r["flags"] for r in rows]
-
-
-def test_null_variant_reuses_the_compiled_program():
-    block = dict(family="prg_boolean", fixed=dict(predicate="tsa", n=8), null_control=True)
-    config = _config({"f1": block}, {"poly": dict(kwargs=dict(degree=1))}, budgets=[96])
-    main, null = grid.expand(config)
-    assert (main.variant, null.variant) == ("main", "null")
-    a, b = runner.run_cell(main, seed_base=7), runner.run_cell(null, seed_base=7)
-    assert a[0]["compile_s"] > 0 and b[0]["compile_s"] == 0.0  # same learner, same shapes
-    assert [r["mse_all"] for r in a] != [r["mse_all"] for r in b]  # other labels, other fits
-    again = runner.run_cell(null, seed_base=7)
-    assert _metric_values(again) == _metric_values(b)
