@@ -19,9 +19,9 @@ Commands:
   is measured against the runner's own trivial baseline on every instance).
 - Seeds: 5 instance seeds × 3 learner seeds for the generic learners; 5 × 1 for brute_force, gf2,
   oracle and trivial, which are deterministic given the data (or nearly so).
-- 88 cells. Measured: see README "Running the benchmark" (the run's wall time, on 2 CPU cores
-  with nothing else running: XLA's CPU thread pool slows down many times over when the cores are
-  shared with other busy processes).
+- 88 cells. Measured: 8 min 03 s on 2 CPU cores with nothing else running (jax 0.10.2); the
+  table is in the README. XLA's CPU thread pool slows down many times over when the cores are
+  shared with other busy processes: measure it alone.
 
 `:gpu` — the conjectured-hard tier (spec instances.md §5): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
