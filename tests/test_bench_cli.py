@@ -64,7 +64,12 @@ def test_run_writes_rows_and_tensorboard(reference):
 def test_killed_run_resumes_to_the_same_rows(reference, tmp_path, sig):
     rows, _ = reference
     env = {**os.environ, "HARDNET_TEST_PAUSE_S": "20"}  # the run pauses after each cell
-    proc = subprocess.Popen(_cmd(tmp_path), stdout=subprocess.PIPE, text=True, env=env)
+    # a child started from a non-interactive background job inherits SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: restore the default so the signal is delivered
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    proc = subprocess.Popen(
+        _cmd(tmp_path), stdout=subprocess.PIPE, text=True, env=env, preexec_fn=restore
+    )
     deadline = time.time() + 240
     for line in proc.stdout:  # wait for the first finished cell, then kill mid-run
         if line.startswith("[1/4]") or time.time() > deadline:

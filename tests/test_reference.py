@@ -46,9 +46,9 @@ def test_oracle_reproduces_y(family, f1):
     assert pred.info == {}
     y_hat = jax.jit(pred.apply)(pred.state, x)
     np.testing.assert_array_equal(np.asarray(y_hat), np.asarray(y))
-    # informative rows carry the planted bit, and the oracle gets them exactly
+    # informative rows carry the planted bit, and the oracle gets them (to float32 rounding)
     inf = meta["informative"]
-    assert float(metrics.masked_mse(y_hat, meta["planted_bit"], inf)) == 0.0
+    assert float(metrics.masked_mse(y_hat, meta["planted_bit"], inf)) < 1e-12
 
 
 def test_oracle_under_vmap_with_batched_params(f6):

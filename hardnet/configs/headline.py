@@ -11,7 +11,7 @@ Commands:
   exact Cholesky is O(N³) per seed). tensor runs 6 moment-method starts with LM on 4000 rows on
   F6, and 1 start with 20 LM steps on 2000 rows on the PRG blocks (the LM polish is the cost;
   the defaults are 12 starts, 50 steps, 20000 rows).
-- F1 `prg_boolean` `tsa` at n=16 (and its controls): `brute_force` at 16–256 samples and `gf2`
+- F1 `prg_boolean` `tsa` at n=16 (and its null): `brute_force` at 16–256 samples and `gf2`
   at 32–512 samples, across `n²/2` = 128 (and about `n^1.5` = 64, where gf2 was measured to
   succeed); F1 `xor` (k=5) at n=16 for `gf2` at 8 and 32 samples; `gf2` on F3 `tsa` n=32
   (informative fraction 0.53, `n²/2` = 512 informative rows) at 1024 and 4096 samples.
@@ -62,7 +62,8 @@ def _cpu() -> ml_collections.ConfigDict:
             "f6": dict(family="easy_depth2", fixed=dict(d=16, m=8)),
             "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32]),
             "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32]),
-            "f1_tsa": _prg("prg_boolean", "tsa", [16]),
+            # only the controls run on F1 here (main and null): no dictator variant
+            "f1_tsa": {**_prg("prg_boolean", "tsa", [16]), "dictator_control": False},
             "f1_xor": dict(
                 family="prg_boolean",
                 fixed=dict(predicate="xor", k=5),
