@@ -49,9 +49,14 @@ class Progress:
             f"{_clock(self.elapsed())} elapsed, ETA {'?' if eta is None else _clock(eta)}"
         )
 
-    def advance(self) -> None:
-        """One more cell finished: redraw the bar on a terminal."""
+    def advance(self, text: str, out: TextIO | None = None) -> None:
+        """One more cell finished: clear the bar (on a terminal), print the cell's `line(text)`
+        to `out` (stdout), then redraw the bar below it."""
         self.done += 1
+        if self.interactive:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+        print(self.line(text), file=sys.stdout if out is None else out, flush=True)
         self.draw()
 
     def draw(self) -> None:

@@ -179,9 +179,7 @@ def run_grid(
             log_cell(workdir, cell, rows, summary)
         if writer:
             store.write_cell(cell.cell_id, rows)
-        bar.advance()
-        print(("\n" if bar.interactive else "") + bar.line(_cell_text(cell, summary)), flush=True)
-        bar.draw()
+        bar.advance(_cell_text(cell, summary))
         # test hook: a pause after each cell, so a test can interrupt the run between cells
         time.sleep(float(os.environ.get("HARDNET_TEST_PAUSE_S") or 0))
     return len(todo)
