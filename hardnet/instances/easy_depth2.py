@@ -32,7 +32,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from hardnet import validation
+from hardnet import linalg, validation
 from hardnet.base import Array, Instance, row_keys
 from hardnet.instances import common
 
@@ -50,7 +50,7 @@ def _unit_columns(g: Array) -> Array:
 def _make_degenerate(w: Array, g: Array) -> Array:
     """Replace column 1 of `w` by `cos θ w_1 + sin θ u`, u ⊥ {w_1, w_3..w_m}, from vector `g`."""
     basis = jnp.concatenate([w[:, :1], w[:, 2:], g[:, None]], axis=1)  # (d, m), full rank a.s.
-    q, _ = jnp.linalg.qr(basis)
+    q, _ = linalg.qr(basis)
     u = q[:, -1]  # g orthogonalized against w_1, w_3..w_m
     w2 = math.cos(_THETA) * w[:, 0] + math.sin(_THETA) * u
     return w.at[:, 1].set(w2)
@@ -96,7 +96,7 @@ def make(d: int = 16, m: int = 8, label_noise: float = 0.0, degenerate: bool = F
         return x, y, meta
 
     def describe(params: dict[str, Array]) -> dict[str, Array]:
-        return {"sigma_min_W": jnp.linalg.svd(params["W"], compute_uv=False)[-1]}
+        return {"sigma_min_W": linalg.singular_values(params["W"])[-1]}
 
     return Instance(
         family=FAMILY,

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import validation
+from hardnet import linalg, validation
 from hardnet.base import Array, Learner, Monitor, Predictor
 
 NAME = "poly"
@@ -197,7 +197,7 @@ def make(
         scale = jnp.trace(g) / g.shape[0]
         penalty = jnp.ones(g.shape[0], g.dtype).at[0].set(0.0)  # intercept unpenalized
         a = g + jnp.diag(scale * (lam * penalty + JITTER))
-        return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a, lower=True), b)
+        return linalg.cho_solve_spd(a, b)
 
     def predict_rows(w: Array, x: Array) -> Array:
         xs, _ = _chunks(x, rows_per_chunk(x.shape[0], w.shape[0]))

@@ -26,8 +26,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.scipy.linalg import cho_factor, cho_solve, solve_triangular
 
+from hardnet import linalg
 from hardnet.base import Array
 
 KernelFn = Callable[[Array, Array], Array]  # (x1[N1, d], x2[N2, d]) -> [N1, N2]
@@ -88,7 +88,7 @@ def knm_gram(kfn: KernelFn, tiles: Array, mask: Array, y_tiles: Array, centers: 
 def exact_solve(kmat: Array, y: Array, shift: Array) -> Array:
     """`(K + shift · I)⁻¹ y` by Cholesky (`shift` = λN plus jitter, a traced scalar)."""
     a = kmat + shift * jnp.eye(kmat.shape[0], dtype=kmat.dtype)
-    return cho_solve(cho_factor(a, lower=True), y)
+    return linalg.cho_solve_spd(a, y)
 
 
 def falkon(
@@ -118,17 +118,17 @@ def falkon(
     tiles, mask = to_tiles(x, tile)
     y_tiles, _ = to_tiles(y.astype(dtype), tile)
     eye = jnp.eye(m, dtype=dtype)
-    low_t = jnp.linalg.cholesky(kfn(centers, centers) + jitter * eye)  # T = low_tᵀ
+    low_t = linalg.cholesky(kfn(centers, centers) + jitter * eye)  # T = low_tᵀ
     ttt = low_t.T @ low_t  # T Tᵀ
-    low_a = jax.vmap(lambda lam: jnp.linalg.cholesky(ttt / m + lam * eye))(ridges)  # A_r = ·ᵀ
+    low_a = jax.vmap(lambda lam: linalg.cholesky(ttt / m + lam * eye))(ridges)  # A_r = ·ᵀ
 
     def col_solve(fn):  # apply a per-ridge triangular solve to the columns of u[M, R]
         return lambda u: jax.vmap(fn, in_axes=(0, 1), out_axes=1)(low_a, u)
 
-    a_inv = col_solve(lambda la, u: solve_triangular(la, u, trans="T", lower=True))
-    a_inv_t = col_solve(lambda la, u: solve_triangular(la, u, lower=True))
-    t_inv = lambda u: solve_triangular(low_t, u, trans="T", lower=True)
-    t_inv_t = lambda u: solve_triangular(low_t, u, lower=True)
+    a_inv = col_solve(linalg.solve_lower_t)
+    a_inv_t = col_solve(linalg.solve_lower)
+    t_inv = lambda u: linalg.solve_lower_t(low_t, u)
+    t_inv_t = lambda u: linalg.solve_lower(low_t, u)
 
     num_r = ridges.shape[0]
     if gram:

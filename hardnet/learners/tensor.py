@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.stats import norm
 
-from hardnet import validation
+from hardnet import linalg, validation
 from hardnet.base import Array, Learner, Monitor, Predictor
 from hardnet.learners import hermite
 
@@ -94,9 +94,9 @@ def _jennrich(a_mat: Array, b_mat: Array, mask: Array) -> tuple[Array, Array, Ar
     a_mat = outer * a_mat / (jnp.linalg.norm(outer * a_mat) + 1e-30)
     b_mat = outer * b_mat / (jnp.linalg.norm(outer * b_mat) + 1e-30)
     b_reg = b_mat + jnp.diag(1.0 - mask)
-    k_act = jnp.linalg.solve(b_reg.T, a_mat.T).T  # A B^{-1} (B symmetric): block (A_r B_r^{-1}, 0)
+    k_act = linalg.solve(b_reg.T, a_mat.T).T  # A B^{-1} (B symmetric): block (A_r B_r^{-1}, 0)
     shift = 2 * jnp.linalg.norm(k_act) + 1.0  # beyond every active eigenvalue
-    mu, vecs = jnp.linalg.eig(k_act + shift * jnp.diag(1.0 - mask))
+    mu, vecs = linalg.eig(k_act + shift * jnp.diag(1.0 - mask))
     re = jnp.real(vecs)
     imag = jnp.max(jnp.linalg.norm(jnp.imag(vecs), axis=0) / jnp.linalg.norm(vecs, axis=0))
     active = jnp.sum((re * mask[:, None]) ** 2, axis=0) > 0.5 * jnp.sum(re**2, axis=0)
@@ -113,7 +113,7 @@ def _coefficients(t: Array, v: Array, p: int, active: Array) -> Array:
     act = active.astype(v.dtype)
     gram = gram * act[:, None] * act[None, :] + jnp.diag(1.0 - act)
     ridge = 1e-6 * jnp.trace(gram) / v.shape[1]
-    return jnp.linalg.solve(gram + ridge * jnp.eye(v.shape[1]), rhs * act)
+    return linalg.solve(gram + ridge * jnp.eye(v.shape[1]), rhs * act)
 
 
 def _bias_grid(t1: Array, lam2: Array, lam3: Array, b_max: float) -> tuple[Array, Array]:
@@ -184,7 +184,7 @@ def _lm_refine(
         jtj, jtr = normal_eq(theta)
         diag = jnp.diag(jtj)
         reg = mu * (diag + 1e-6 * jnp.mean(diag) + 1e-12)
-        delta = -jnp.linalg.solve(jtj + jnp.diag(reg), jtr)
+        delta = -linalg.solve(jtj + jnp.diag(reg), jtr)
         new = theta + delta
         val = loss(new)
         ok = jnp.isfinite(val) & (val < cur)
@@ -288,7 +288,7 @@ def make(
 
         # 1. subspace
         m2 = hermite.m2(x1, y1 - mean2 - x1 @ t1_2, chunk)
-        evals, evecs = jnp.linalg.eigh(m2)
+        evals, evecs = linalg.eigh(m2)
         order = jnp.argsort(-jnp.abs(evals))
         s = jnp.abs(evals[order])
         u = evecs[:, order[:units]]
@@ -331,14 +331,14 @@ def make(
             act = active.astype(x.dtype)
             vr = v * act + jnp.eye(units) * (1 - act)  # keep the solve well-posed on masked units
             gram = vr.T @ vr
-            t1_coef = jnp.linalg.solve(gram + 1e-4 * jnp.eye(units), vr.T @ (u.T @ t1)) * act
+            t1_coef = linalg.solve(gram + 1e-4 * jnp.eye(units), vr.T @ (u.T @ t1)) * act
             sign = jnp.where(t1_coef * lam2 < 0, -1.0, 1.0)
             v, lam3 = v * sign, lam3 * sign
             a, b = _bias_grid(t1_coef, lam2, lam3, b_max)
             a = a * act
             w = u @ v
             w = w / (jnp.linalg.norm(w, axis=0, keepdims=True) + 1e-30)
-            cond = jnp.linalg.svd(v * act[None, :] + jnp.diag(1 - act), compute_uv=False)[-1]
+            cond = linalg.singular_values(v * act[None, :] + jnp.diag(1 - act))[-1]
             state = {"W": w, "a": a, "b": b, "c": jnp.zeros((), x.dtype)}
             state["c"] = jnp.mean(y - _apply(state, x))
             lams = {"lambda2": lam2, "lambda3": lam3, "lambda4": lam4, "cond": cond}
