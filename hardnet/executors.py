@@ -5,8 +5,11 @@ The driver (`hardnet.cli.bench.run_grid`) writes every yielded cell to the workd
 `cells/<cell_id>.json` exists, whichever executor ran it, and `results.jsonl` lists the cells in
 the plan's order whatever the order they finished in.
 
-- `local`: the cells one after another in this process (`hardnet.runner.run_cell`); each cell
-  already trains all its seeds in one program sharded over the local devices.
+- `local`: the cells one after another (`hardnet.runner.run_cell`); each cell already trains all
+  its seeds in one program sharded over the local devices. With a `cell_timeout` (the default of
+  `hardnet-bench`) each cell runs in a killable worker process (`hardnet.worker`): a cell past
+  its time limit, or one that crashes the worker, becomes failed rows with the reason and the
+  run goes on. `cell_timeout=None` runs the cells in this process (no watchdog).
 - `ray`: each cell is one Ray task (`pip install 'hardnet[ray]'`) on an existing cluster
   (`--ray_address=auto` on a node of it, or `ray://head:10001` through Ray Client), or on a
   local Ray instance started for the run when no address is given:
@@ -38,7 +41,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from hardnet import runner
+from hardnet import runner, worker
 from hardnet.grid import Cell
 
 Rows = list[dict[str, Any]]
@@ -59,10 +62,39 @@ JAX_OPTIONS = (
 RAY_MISSING = "--executor=ray needs the `ray` extra: pip install 'hardnet[ray]'"
 
 
-def local(cells: Sequence[Cell], seed: int) -> Iterator[tuple[Cell, Rows]]:
-    """Run `cells` in order in this process."""
-    for cell in cells:
-        yield cell, runner.run_cell(cell, seed_base=seed)
+def jax_options() -> dict[str, Any]:
+    """This process's values of `JAX_OPTIONS` (applied in workers and Ray tasks)."""
+    import jax
+
+    return {name: getattr(jax.config, name) for name in JAX_OPTIONS}
+
+
+def local(
+    cells: Sequence[Cell],
+    seed: int,
+    *,
+    workdir: str | None = None,
+    cell_timeout: float | None = None,
+    preload: Sequence[str] = (),
+) -> Iterator[tuple[Cell, Rows]]:
+    """Run `cells` in order: in a watched worker process when `cell_timeout` is set (seconds;
+    stacks and logs go under `workdir`), else in this process. `preload`: config files the
+    worker imports first (they may register learners)."""
+    if cell_timeout is None:
+        for cell in cells:
+            yield cell, runner.run_cell(cell, seed_base=seed)
+        return
+    if workdir is None:
+        raise ValueError("the local executor needs a workdir when cell_timeout is set")
+    with worker.Worker(workdir, jax_options(), preload) as proc:
+        for cell in cells:
+            try:
+                rows = proc.run(cell, seed, cell_timeout)
+            except (worker.CellTimeout, worker.WorkerCrashed) as error:
+                rows = failed_rows(cell, seed, str(error))
+            except Exception as error:  # raised by run_cell outside training: failed rows
+                rows = failed_rows(cell, seed, _reason(error))
+            yield cell, rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,10 +177,9 @@ def ray(
     cells: Sequence[Cell], seed: int, options: RayOptions = RayOptions()
 ) -> Iterator[tuple[Cell, Rows]]:
     """Run `cells` as Ray tasks; yield each `(cell, rows)` as it finishes (any order)."""
-    import jax
     import ray as ray_lib
 
-    jax_options = {name: getattr(jax.config, name) for name in JAX_OPTIONS}
+    options_of_jax = jax_options()
     started = not ray_lib.is_initialized()
     if started:
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
@@ -164,7 +195,7 @@ def ray(
         max_pending = options.max_pending or max(2 * _concurrency(ray_lib, options), 2)
         while True:
             while len(pending) < max_pending and (cell := next(todo, None)) is not None:
-                pending[task.remote(cell, seed, jax_options)] = cell
+                pending[task.remote(cell, seed, options_of_jax)] = cell
             if not pending:
                 return
             [ref], _ = ray_lib.wait(list(pending), num_returns=1)
@@ -199,6 +230,10 @@ def get(name: str, **options: Any) -> Executor:
         if importlib.util.find_spec("ray") is None:
             raise ValueError(RAY_MISSING)
         return functools.partial(ray, options=checked)
-    if options:
-        raise ValueError(f"executor {name!r} takes no options, got {sorted(options)}")
-    return EXECUTORS[name]
+    known = {"workdir", "cell_timeout", "preload"}
+    if unknown := sorted(set(options) - known):
+        raise ValueError(f"unknown local executor option(s) {unknown}; known: {sorted(known)}")
+    timeout = options.get("cell_timeout")
+    if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+        raise ValueError(f"--cell_timeout must be > 0 seconds (or 0: no watchdog), got {timeout!r}")
+    return functools.partial(local, **options)

@@ -5,8 +5,9 @@ Layout of a workdir::
     config.json          the run's config (written once; a restart must pass an equal config)
     meta.json            package versions, devices, platform, python, git revision, seeds,
                          start time; `sessions` lists every open (restarts, shards)
-    cells/<cell_id>.json one file per finished cell: a JSON list of rows (one per run =
-                         instance seed x learner seed), written exactly once by one process
+    cells/<cell_id>.json one file per finished cell: `{"cell_id", "sha256", "rows"}`, the rows
+                         (one per run = instance seed x learner seed) and the SHA-256 of their
+                         canonical JSON lines, written exactly once by one process
     results.jsonl        every row of every finished cell, one JSON object per line, rebuilt
                          from cells/ after each cell write
     .lock                `fcntl.flock` lock serializing config checks and results.jsonl rebuilds
@@ -22,6 +23,12 @@ Guarantees:
   workdir concurrently: each rebuild runs under the lock after its own cell file is in place, so
   the last rebuild sees every cell).
 - Open rebuilds `results.jsonl`, so a kill between a cell write and its rebuild loses nothing.
+- A cell file that does not parse or whose rows do not match their checksum (truncated or
+  damaged outside hardnet) is never read: it is moved aside to `cells/<cell_id>.json.corrupt`
+  with a warning, the cell counts as not done, and the run recomputes it. (Files of the older
+  format, a bare JSON list of rows, are read if they parse.)
+- `Store.run_lock(shard)` is held for the whole of a run: a second run of the same shard on the
+  same workdir stops with a message naming the holder; different shards cooperate.
 
 Rows are plain JSON (`to_jsonable`): numpy / JAX scalars and arrays become Python numbers and
 (nested) lists, tuples become lists. Non-finite floats are encoded as the strings "nan", "inf",
@@ -35,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -259,6 +267,32 @@ def _normalize_config(config: Any) -> dict[str, Any]:
     return json.loads(_dumps_line(to_jsonable(dict(config), "config")))
 
 
+class WorkdirBusy(Exception):
+    """Another run holds this workdir's run lock for the same shard."""
+
+
+def _checksum(lines: Sequence[str]) -> str:
+    return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+
+
+def _parse_cell(text: str, cell_id: str) -> list[Any]:
+    """The raw rows of a cell file; ValueError if it does not parse or fails its checksum."""
+    data = json.loads(text)
+    if isinstance(data, list):  # the older format: a bare list of rows
+        rows = data
+    elif isinstance(data, dict) and isinstance(data.get("rows"), list):
+        rows = data["rows"]
+        if data.get("cell_id") != cell_id:
+            raise ValueError(f"holds cell {data.get('cell_id')!r}")
+        if data.get("sha256") != _checksum([_dumps_line(r) for r in rows]):
+            raise ValueError("checksum mismatch")
+    else:
+        raise ValueError("not a list of rows")
+    if not all(isinstance(r, dict) for r in rows):
+        raise ValueError("a row is not an object")
+    return rows
+
+
 class Store:
     """A workdir (see module docstring). Build with `open_workdir`."""
 
@@ -275,11 +309,38 @@ class Store:
         return self.cells_dir / f"{check_cell_id(cell_id)}.json"
 
     def done(self, cell_id: str) -> bool:
-        """Whether the cell's file exists (written atomically, so it is complete)."""
-        return self._cell_path(cell_id).is_file()
+        """Whether the cell's file exists and is intact (a damaged one is moved aside)."""
+        path = self._cell_path(cell_id)
+        return path.is_file() and self._cell_rows_raw(path) is not None
 
     def done_cells(self) -> list[str]:
-        return sorted(p.stem for p in self.cells_dir.glob("*.json"))
+        """The ids of the intact cell files (damaged ones are moved aside)."""
+        paths = sorted(self.cells_dir.glob("*.json"))
+        return [p.stem for p in paths if self._cell_rows_raw(p) is not None]
+
+    @contextlib.contextmanager
+    def run_lock(self, shard_index: int = 0, num_shards: int = 1) -> Iterator[None]:
+        """Hold `.run-<shard>-of-<num>.lock` for a run (module docstring); WorkdirBusy if held."""
+        path = self.root / f".run-{shard_index}-of-{num_shards}.lock"
+        with open(path, "a+") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                raise WorkdirBusy(
+                    f"workdir {self.root} is in use by another run of shard {shard_index}/"
+                    f"{num_shards} ({holder}); wait for it to finish, or use another --workdir "
+                    "or another --shard_index"
+                ) from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def write_cell(self, cell_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Atomically write the cell's rows, then rebuild results.jsonl.
@@ -295,22 +356,41 @@ class Store:
             if r.setdefault("cell_id", cell_id) != cell_id:
                 raise ValueError(f"{cell_id}: row {i} has cell_id {r['cell_id']!r}")
             out.append(r)
-        atomic_write_text(path, "[\n" + ",\n".join(_dumps_line(r) for r in out) + "\n]\n")
+        lines = [_dumps_line(r) for r in out]
+        head = _dumps_line({"cell_id": cell_id, "sha256": _checksum(lines)})[:-1]
+        atomic_write_text(path, head + ',"rows":[\n' + ",\n".join(lines) + "\n]}\n")
         self.rebuild()
 
     def read_cell(self, cell_id: str) -> list[dict[str, Any]]:
-        return from_jsonable(json.loads(self._cell_path(cell_id).read_text("utf-8")))
+        rows = self._cell_rows_raw(self._cell_path(cell_id))
+        if rows is None:
+            raise ValueError(f"cell {cell_id} has no intact file in {self.cells_dir}")
+        return from_jsonable(rows)
 
     def _sort_key(self, cell_id: str) -> tuple[int, str]:
         return (self._rank.get(cell_id, len(self._rank)), cell_id)
 
-    def _cell_rows_raw(self, path: Path) -> list[Any]:
-        st = path.stat()
+    def _cell_rows_raw(self, path: Path) -> list[Any] | None:
+        """The rows of an intact cell file (cached by inode, mtime and size), or None after
+        moving a damaged one aside to `<name>.corrupt`."""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         hit = self._cache.get(path.stem)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        rows = json.loads(path.read_text("utf-8"))
+        try:
+            rows = _parse_cell(path.read_text("utf-8"), path.stem)
+        except (ValueError, UnicodeDecodeError) as error:
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_name(path.name + ".corrupt"))
+            sys.stderr.write(
+                f"hardnet: warning: cell file {path} is damaged ({error}); moved aside to "
+                f"{path.name}.corrupt, the cell will be recomputed\n"
+            )
+            return None
         self._cache[path.stem] = (stamp, rows)
         return rows
 
@@ -320,9 +400,8 @@ class Store:
             cells = sorted(self.done_cells(), key=self._sort_key)
             lines = []
             for c in cells:
-                lines.extend(
-                    _dumps_line(r) for r in self._cell_rows_raw(self.cells_dir / f"{c}.json")
-                )
+                rows = self._cell_rows_raw(self.cells_dir / f"{c}.json")
+                lines.extend(_dumps_line(r) for r in rows or ())
             atomic_write_text(self.results_path, "".join(line + "\n" for line in lines))
         return len(lines)
 
@@ -425,9 +504,13 @@ def merge_workdirs(
             continue
         for p in sorted((Path(s) / "cells").glob("*.json")):
             text = p.read_text("utf-8")
+            try:
+                rows = _parse_cell(text, p.stem)
+            except ValueError as error:
+                raise ValueError(f"merge_workdirs: cell file {p} is damaged ({error})") from None
             target = store.cells_dir / p.name
-            if target.exists():
-                if json.loads(target.read_text("utf-8")) != json.loads(text):
+            if store.done(p.stem):
+                if store.read_cell(p.stem) != from_jsonable(rows):
                     raise ValueError(f"merge_workdirs: cell {p.stem} differs between workdirs")
                 continue
             atomic_write_text(target, text)

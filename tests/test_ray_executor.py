@@ -112,7 +112,8 @@ def _tiny_config():
 @pytest.mark.parametrize(
     "name,options,match",
     [
-        ("local", {"address": "auto"}, "takes no options"),
+        ("local", {"address": "auto"}, "unknown local executor option"),
+        ("local", {"cell_timeout": -1}, "--cell_timeout"),
         ("ray", {"adress": "auto"}, "adress"),
         ("ray", {"address": "auto", "local_cpus": 2}, "--ray_local_cpus"),
         ("ray", {"num_gpus": -1.0}, "--ray_num_gpus"),

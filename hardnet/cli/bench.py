@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,9 @@ from hardnet import executors, grid, progress, results, tblog
 from hardnet.cli import common
 
 PROG = "hardnet-bench"
+
+# Generous: the default :cpu run's slowest cell takes about a minute on 2 cores.
+DEFAULT_CELL_TIMEOUT_S = 1800.0
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _WORKDIR = flags.DEFINE_string("workdir", None, "where results, logs and the report go")
@@ -97,10 +101,22 @@ def _ray_flags_need_ray(values: dict[str, Any]) -> bool:
 
 def _executor_options() -> dict[str, Any]:
     """The chosen executor's options from its flags (`executors.get` keywords)."""
-    if _EXECUTOR.value != "ray":
-        return {}
-    return {key: holder.value for key, holder in _RAY_FLAGS.items()}
+    if _EXECUTOR.value == "ray":
+        return {key: holder.value for key, holder in _RAY_FLAGS.items()}
+    if _CELL_TIMEOUT.value == 0 or _DISTRIBUTED.value:  # multi-host: cells stay in-process
+        return {"cell_timeout": None}
+    config_file = config_flags.get_config_filename(flags.FLAGS["config"])
+    return {"cell_timeout": _CELL_TIMEOUT.value, "preload": [config_file]}
 
+
+_CELL_TIMEOUT = flags.DEFINE_float(
+    "cell_timeout",
+    DEFAULT_CELL_TIMEOUT_S,
+    "--executor=local: seconds a cell may run in its worker process before it is killed and "
+    "recorded as failed with reason 'timeout' (stacks in <workdir>/stacks); 0 runs the cells in "
+    "this process, without a watchdog",
+    lower_bound=0,
+)
 
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -150,10 +166,13 @@ def run_grid(
 
     Per finished cell, in this order: TensorBoard (if enabled), then the cell's rows (atomic), then
     its log line; a run killed between the two writes redoes the cell and replaces its logs."""
+    options = dict(executor_options or {})
+    if executor == "local" and options.get("cell_timeout") is not None:
+        options.setdefault("workdir", workdir)
     try:
         plan = grid.plan(config)
         cells = grid.shard(plan.cells, shard_index, num_shards)
-        execute = executors.get(executor, **(executor_options or {}))
+        execute = executors.get(executor, **options)
     except ValueError as error:
         common.fail(PROG, error)
     writer = jax.process_index() == 0
@@ -163,10 +182,24 @@ def run_grid(
         cell_order=[c.cell_id for c in plan.cells],
         write_meta=writer,
     )
+    try:
+        with store.run_lock(shard_index, num_shards):
+            shard = f"{shard_index}/{num_shards}"
+            log_tb = writer and tensorboard
+            return _run_cells(store, plan, cells, execute, seed, shard, log_tb, writer)
+    except results.WorkdirBusy as error:
+        common.fail(PROG, error)
+
+
+def _run_cells(
+    store, plan, cells, execute, seed: int, shard: str, tensorboard: bool, writer: bool
+) -> int:
+    """The loop of `run_grid` over this shard's unfinished cells, under the run lock."""
+    workdir = str(store.root)
     todo = [c for c in cells if not store.done(c.cell_id)]
     print(
         f"{PROG}: {len(plan.cells)} cells ({len(plan.skipped)} skipped), shard "
-        f"{shard_index}/{num_shards}: {len(cells)}, {len(cells) - len(todo)} already done",
+        f"{shard}: {len(cells)}, {len(cells) - len(todo)} already done",
         flush=True,
     )
     for skip in plan.skipped:
@@ -175,7 +208,7 @@ def run_grid(
     bar.draw()
     for cell, rows in execute(todo, seed):
         summary = summarize(rows)
-        if writer and tensorboard:
+        if tensorboard:
             log_cell(workdir, cell, rows, summary)
         if writer:
             store.write_cell(cell.cell_id, rows)
@@ -183,6 +216,19 @@ def run_grid(
         # test hook: a pause after each cell, so a test can interrupt the run between cells
         time.sleep(float(os.environ.get("HARDNET_TEST_PAUSE_S") or 0))
     return len(todo)
+
+
+def _load_config() -> Any:
+    """The --config value; one line naming the file when it cannot be loaded."""
+    try:
+        config = _CONFIG.value
+        config.keys()  # ml_collections defers a loading error to the first access (an IOError)
+        return config
+    except Exception as error:
+        path = config_flags.get_config_filename(flags.FLAGS["config"])
+        parts = [part.strip() for part in re.split(r"[;\n]", str(error)) if part.strip()]
+        reason = parts[-1] if parts else type(error).__name__
+        common.fail(PROG, f"--config {path}: cannot load it ({reason})")
 
 
 def main(argv: list[str]) -> None:
@@ -193,10 +239,14 @@ def main(argv: list[str]) -> None:
         common.fail(PROG, f"--shard_index must be < --num_shards, got {_SHARD_INDEX.value}")
     if _DISTRIBUTED.value:
         jax.distributed.initialize()
+    config = _load_config()
+    workdir = _WORKDIR.value
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        common.fail(PROG, f"--workdir {workdir} exists and is not a directory")
     try:
         run_grid(
-            _CONFIG.value,
-            _WORKDIR.value,
+            config,
+            workdir,
             _SEED.value,
             _SHARD_INDEX.value,
             _NUM_SHARDS.value,
@@ -207,6 +257,9 @@ def main(argv: list[str]) -> None:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished cells are saved in {_WORKDIR.value}", flush=True)
         raise SystemExit(130) from None
+    except OSError as error:  # the workdir: read-only, full, gone
+        where = f" ({error.filename})" if error.filename else ""
+        common.fail(PROG, f"cannot write the workdir {workdir}: {error.strerror or error}{where}")
     print(
         f"{PROG}: results in {_WORKDIR.value}/results.jsonl; TensorBoard: "
         f"tensorboard --logdir {_WORKDIR.value}/tb",

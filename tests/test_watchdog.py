@@ -1,0 +1,148 @@
+"""The watchdog and chaos: a hung or crashing cell becomes failed rows and the run goes on; a run
+SIGKILLed at random moments and resumed ends with exactly the rows of an uninterrupted run; the
+worker never outlives its driver."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+CONFIG = str(Path(__file__).parent / "configs" / "tiny.py")
+TIMING = ("compile_s", "run_s")
+
+
+def _cmd(workdir, *extra):
+    return [sys.executable, "-m", "hardnet.cli.bench", f"--config={CONFIG}",
+            f"--workdir={workdir}", "--report=false", "--tensorboard=false",
+            "--jax_platforms=cpu", *extra]  # fmt: skip
+
+
+def _rows(workdir):
+    text = (Path(workdir) / "results.jsonl").read_text()
+    rows = [json.loads(line) for line in text.splitlines()]
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def _workers_with(mark: str) -> list[int]:
+    """Pids of live processes whose environment holds HARDNET_CHAOS_MARK=mark."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if f"HARDNET_CHAOS_MARK={mark}".encode() in (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("reference")
+    done = subprocess.run(_cmd(workdir), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return _rows(workdir)
+
+
+def test_hung_and_crashed_cells_fail_and_the_run_goes_on(reference, tmp_path):
+    env = {
+        **os.environ,
+        "HARDNET_TEST_HANG_CELL": "f1.n8-oracle",
+        "HARDNET_TEST_CRASH_CELL": "f6-poly",
+    }
+    done = subprocess.run(
+        _cmd(tmp_path, "--cell_timeout=15"), capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _rows(tmp_path)
+    assert len(rows) == len(reference)
+    for row, ref in zip(rows, reference, strict=True):
+        assert row["cell_id"] == ref["cell_id"]
+        if "f1.n8-oracle" in row["cell_id"]:
+            assert row["failed"] and row["fail_reason"].startswith(
+                "timeout: the cell ran past 15 s"
+            )
+        elif "f6-poly" in row["cell_id"]:
+            assert row["failed"] and row["fail_reason"].startswith(
+                "worker crashed (killed by SIGSEGV"
+            )
+        else:
+            assert row == ref  # every other cell is complete and unchanged
+    (stacks,) = (tmp_path / "stacks").glob("*.txt")  # only the hung cell leaves a dump
+    assert "f1.n8-oracle" in stacks.name and "_test_faults" in stacks.read_text()
+    assert (
+        "Fatal Python error: Segmentation fault" in (tmp_path / "logs" / "worker.log").read_text()
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_loses_and_doubles_nothing(reference, tmp_path):
+    rng = random.Random(0)
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "HARDNET_CHAOS_MARK": mark}
+    kills = 0
+    while kills < 5:
+        proc = subprocess.Popen(
+            _cmd(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        )
+        time.sleep(rng.uniform(1.0, 9.0))
+        if proc.poll() is not None:  # finished before the kill: start over in a fresh workdir
+            assert proc.returncode == 0, proc.stderr.read()
+            assert _rows(tmp_path) == reference
+            shutil.rmtree(tmp_path)
+            continue
+        proc.kill()
+        proc.wait()
+        kills += 1
+        deadline = time.time() + 10
+        while _workers_with(mark) and time.time() < deadline:  # the worker dies with its driver
+            time.sleep(0.2)
+        assert not _workers_with(mark), "a worker outlived its SIGKILLed driver"
+        for cell in (tmp_path / "cells").glob("*.json"):  # what is on disk is always whole
+            assert json.loads(cell.read_text())["rows"]
+    done = subprocess.run(_cmd(tmp_path), capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert _rows(tmp_path) == reference  # identical: nothing lost, nothing doubled
+
+
+def test_a_damaged_cell_file_is_recomputed(reference, tmp_path):
+    done = subprocess.run(_cmd(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    cells = sorted((tmp_path / "cells").glob("*.json"))
+    cells[0].write_text(cells[0].read_text()[:-40])  # truncated
+    text = cells[1].read_text()
+    cells[1].write_text(text.replace('"learner_seed":0', '"learner_seed":7', 1))  # parses, wrong
+    again = subprocess.run(_cmd(tmp_path), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "2 already done" in again.stdout and again.stderr.count("is damaged") == 2
+    assert _rows(tmp_path) == reference
+    assert len(list((tmp_path / "cells").glob("*.corrupt"))) == 2
+
+
+def test_a_second_run_on_the_same_workdir_stops_with_a_lock_message(tmp_path):
+    env = {**os.environ, "HARDNET_TEST_PAUSE_S": "30"}
+    first = subprocess.Popen(_cmd(tmp_path), stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in first.stdout:
+            if "already done" in line:  # the first run holds the lock from here on
+                break
+        second = subprocess.run(_cmd(tmp_path), capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is in use by another run of shard 0/1" in lines[0], lines
+        assert f"pid {first.pid}" in lines[0]
+        shard = subprocess.run(_cmd(tmp_path, "--num_shards=2", "--shard_index=1"),
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert shard.returncode == 0, shard.stderr  # another shard cooperates
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
