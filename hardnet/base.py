@@ -19,6 +19,7 @@ add `hyperedge` (the decoded tuple S*), `hyperedge_hash` (uint32[2] per row, see
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -154,7 +155,7 @@ class Predictor:
     apply: Callable[[Any, Array], Array] = dataclasses.field(metadata={"static": True})
 
     def __call__(self, x: Array) -> Array:
-        return self.apply(self.state, x)
+        return self.apply(self.state, jnp.asarray(x))
 
 
 Monitor = Callable[[Callable[[Array], Array], Any], dict[str, Array]]
@@ -202,3 +203,20 @@ class Learner:
     fit: FitFn
     fit_online: Callable[..., Predictor] | None = None
     vmappable: bool = True
+
+    def __post_init__(self) -> None:
+        # NumPy and JAX arrays alike: x and y become JAX arrays at the API boundary (a NumPy
+        # array indexed by a traced index inside `lax.scan` would raise).
+        if not getattr(self.fit, "_hardnet_array_inputs", False):
+            object.__setattr__(self, "fit", _array_inputs(self.fit))
+
+
+def _array_inputs(fit: FitFn) -> FitFn:
+    """`fit` with `x` and `y` passed through `jnp.asarray` (a no-op on JAX arrays and tracers)."""
+
+    @functools.wraps(fit)
+    def wrapped(key: Array, x: Array, y: Array, *args: Any, **kwargs: Any) -> Predictor:
+        return fit(key, jnp.asarray(x), jnp.asarray(y), *args, **kwargs)
+
+    wrapped._hardnet_array_inputs = True  # type: ignore[attr-defined]
+    return wrapped

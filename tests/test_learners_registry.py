@@ -55,3 +55,34 @@ def test_reference_and_controls_through_the_registry(f6_data):
 def test_bad_learners_raise_value_error(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         learners.make(name, **kwargs)
+
+
+def _registry_cases():
+    """(name, learner, x, y) for every learner of the registry at small settings."""
+    f6 = make_instance("easy_depth2", d=6, m=3)
+    params = f6.init(jax.random.key(0))
+    x, y, _ = f6.sample(params, jax.random.key(1), 400)
+    prg = make_instance("prg_boolean", n=8, predicate="tsa")
+    xp, yp, _ = prg.sample(prg.init(jax.random.key(2)), jax.random.key(3), 400)
+    small = {"sgd": dict(steps=20), "kernel": dict(solver="exact")}
+    for name in learners.names():
+        if name in ("brute_force", "gf2"):
+            yield name, learners.make(name, public=Public.of(prg)), xp, yp
+        elif name == "oracle":
+            yield name, learners.make(name, instance=f6, params=params), x, y
+        elif name == "trivial":
+            yield name, learners.make(name, instance=f6), x, y
+        else:
+            yield name, learners.make(name, **small.get(name, {})), x, y
+
+
+def test_every_learner_accepts_numpy_and_jax_arrays_alike():
+    seen = []
+    for name, learner, x, y in _registry_cases():
+        key = jax.random.key(5)
+        want = np.asarray(learner.fit(key, x, y)(x[:32]))
+        for cast in (np.asarray, lambda a: np.asarray(a, np.float64)):
+            got = learner.fit(key, cast(x), cast(y))(cast(x[:32]))
+            np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6, err_msg=name)
+        seen.append(name)
+    assert set(seen) == set(learners.names())
