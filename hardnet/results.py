@@ -3,8 +3,8 @@
 Layout of a workdir::
 
     config.json          the run's config (written once; a restart must pass an equal config)
-    meta.json            package versions, devices, platform, python, git revision, seeds,
-                         start time; `sessions` lists every open (restarts, shards)
+    meta.json            package versions, the lockfile installed from (`lock`), devices,
+                         platform, python, git revision, seeds, start time; `sessions` lists every open (restarts, shards)
     cells/<cell_id>.json one file per finished cell: `{"cell_id", "sha256", "rows"}`, the rows
                          (one per run = instance seed x learner seed) and the SHA-256 of their
                          canonical JSON lines, written exactly once by one process
@@ -243,6 +243,7 @@ def collect_meta(seeds: Any = None, probe_devices: bool = True) -> dict[str, Any
         "git_revision": git_revision(src),
         "git_dirty": _git_dirty(src),
         "seeds": seeds,
+        "lock": os.environ.get("HARDNET_LOCK"),  # the lockfile scripts/_env.sh installed from
         "start_time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if probe_devices:

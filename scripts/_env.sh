@@ -1,23 +1,41 @@
 # Sourced by scripts/test and scripts/bench: `ensure_venv [EXTRA]` creates .venv (python3 -m venv)
-# if missing and installs the project editable (with the optional EXTRA, e.g. "test") when
-# pyproject.toml changed since the last install. A stamp per extra in .venv holds the hash of
-# pyproject.toml; an existing venv without a stamp is installed into once.
+# if missing and installs the project into it when its inputs changed since the last install.
+#
+# Installs come from the lockfile of this Python (locks/py3.X.txt, or locks/py3.X-test.txt when
+# EXTRA is given: the test and ray extras), pinned versions with hashes (`pip install
+# --require-hashes`), then hardnet itself without dependencies. HARDNET_NO_LOCK=1, or a Python
+# without a lockfile, installs from pyproject.toml's ranges instead (a warning says so).
+# `scripts/lock` refreshes the lockfiles. The lock used (path and sha256) is exported as
+# HARDNET_LOCK and recorded in each run's meta.json.
 ensure_venv() {
   local extra="${1:-}"
-  local root venv stamp hash spec
+  local root venv stamp hash spec pyver lock
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   venv="$root/.venv"
   if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
   fi
-  hash="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+  pyver="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  lock="$root/locks/py$pyver${extra:+-test}.txt"
+  if [[ -n "${HARDNET_NO_LOCK:-}" || ! -f "$lock" ]]; then
+    [[ -f "$lock" ]] || echo "warning: no lockfile $lock; installing from pyproject.toml ranges" >&2
+    lock=""
+  fi
+  hash="$(cat "$root/pyproject.toml" ${lock:+"$lock"} | sha256sum | cut -d' ' -f1)"
   stamp="$venv/.hardnet-stamp${extra:+-$extra}"
   if [[ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
     spec="$root${extra:+[$extra]}"
-    echo "installing hardnet${extra:+[$extra]} into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --quiet --editable "$spec"
+    echo "installing hardnet${extra:+[$extra]} into $venv${lock:+ from ${lock#"$root"/}}" >&2
+    if [[ -n "$lock" ]]; then
+      "$venv/bin/python" -m pip install --quiet --quiet --require-hashes -r "$lock"
+      "$venv/bin/python" -m pip install --quiet --quiet --no-deps --editable "$spec"
+    else
+      "$venv/bin/python" -m pip install --quiet --quiet --editable "$spec"
+    fi
     echo "$hash" >"$stamp"
-    echo "$hash" >"$venv/.hardnet-stamp" # an install with an extra includes the plain one
+  fi
+  if [[ -n "$lock" ]]; then
+    export HARDNET_LOCK="${lock#"$root"/} sha256:$(sha256sum "$lock" | cut -d' ' -f1)"
   fi
   export PATH="$venv/bin:$PATH"
   cd "$root"
