@@ -1,6 +1,7 @@
 """hardnet-bench end to end: a killed run restarted gives the same rows as an uninterrupted one
 (SIGKILL and SIGINT), shards give the same rows as one run, bad values are one line."""
 
+import errno
 import json
 import os
 import signal
@@ -103,6 +104,8 @@ def test_two_shards_equal_one_run(reference, tmp_path):
         (("--config=hardnet/configs/headline.py:foo",), "variant must be one of cpu, gpu"),
         (("--config.instances.f1.family=nope",), "family"),
         (("--config.learners.gf2.name=nope",), "has no field 'name'"),
+        (("--config=/nonexistent/config.py",), "--config /nonexistent/config.py: cannot load it"),
+        (("--cell_timeout=-1",), "cell_timeout"),
     ],
 )
 def test_bad_values_exit_with_one_line(tmp_path, extra, match):
@@ -111,3 +114,39 @@ def test_bad_values_exit_with_one_line(tmp_path, extra, match):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and match in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_workdir_that_is_a_file_is_one_line(tmp_path):
+    path = tmp_path / "a-file"
+    path.write_text("")
+    done = _run(path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip()
+        == f"hardnet-bench: error: --workdir {path} exists and is not a directory"
+    )
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, code):
+    """A full or read-only file system (simulated: the tests may run as root, which ignores
+    permissions) ends the run with one line and exit code 2."""
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from hardnet import results
+    from hardnet.cli import bench
+
+    def full(path, text):
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(results, "atomic_write_text", full)
+    argv = ["hardnet-bench", f"--config={CONFIG}", f"--workdir={tmp_path}", "--report=false"]
+    with flagsaver.flagsaver():
+        flags.FLAGS(argv)
+        with pytest.raises(SystemExit) as exit_:
+            bench.main(argv[:1])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hardnet-bench: error: cannot write the workdir")
+    assert os.strerror(code) in err[0]
