@@ -4,7 +4,8 @@ Layout of a workdir::
 
     config.json          the run's config (written once; a restart must pass an equal config)
     meta.json            package versions, the lockfile installed from (`lock`), devices,
-                         platform, python, git revision, seeds, start time; `sessions` lists every open (restarts, shards)
+                         platform, python, git revision, seeds, start time; `sessions`
+                         lists every open (restarts, shards)
     cells/<cell_id>.json one file per finished cell: `{"cell_id", "sha256", "rows"}`, the rows
                          (one per run = instance seed x learner seed) and the SHA-256 of their
                          canonical JSON lines, written exactly once by one process
