@@ -216,7 +216,8 @@ def _array_inputs(fit: FitFn) -> FitFn:
 
     @functools.wraps(fit)
     def wrapped(key: Array, x: Array, y: Array, *args: Any, **kwargs: Any) -> Predictor:
-        return fit(key, jnp.asarray(x), jnp.asarray(y), *args, **kwargs)
+        x, y = (a if a is None else jnp.asarray(a) for a in (x, y))
+        return fit(key, x, y, *args, **kwargs)
 
     wrapped._hardnet_array_inputs = True  # type: ignore[attr-defined]
     return wrapped

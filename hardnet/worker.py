@@ -225,9 +225,9 @@ def _preload(paths: Sequence[str]) -> None:
     """Import each config file (registers its learners, as the driver's config loading did)."""
     for i, path in enumerate(paths):
         spec = importlib.util.spec_from_file_location(f"_hardnet_preload_{i}", path)
-        if spec is not None and spec.loader is not None:
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import the config file {path}")
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
 def _test_faults(cell_id: str) -> None:

@@ -127,26 +127,25 @@ def test_workdir_that_is_a_file_is_one_line(tmp_path):
     )
 
 
+_FULL_DISK = """
+import errno, os, sys
+from hardnet import results
+code = int(sys.argv.pop(1))
+def full(path, text):
+    raise OSError(code, os.strerror(code), str(path))
+results.atomic_write_text = full
+from hardnet.cli import bench
+bench.run()
+"""
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
-def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, code):
+def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path, code):
     """A full or read-only file system (simulated: the tests may run as root, which ignores
     permissions) ends the run with one line and exit code 2."""
-    from absl import flags
-    from absl.testing import flagsaver
-
-    from hardnet import results
-    from hardnet.cli import bench
-
-    def full(path, text):
-        raise OSError(code, os.strerror(code), str(path))
-
-    monkeypatch.setattr(results, "atomic_write_text", full)
-    argv = ["hardnet-bench", f"--config={CONFIG}", f"--workdir={tmp_path}", "--report=false"]
-    with flagsaver.flagsaver():
-        flags.FLAGS(argv)
-        with pytest.raises(SystemExit) as exit_:
-            bench.main(argv[:1])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    cmd = [sys.executable, "-c", _FULL_DISK, str(code), *_cmd(tmp_path)[3:]]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hardnet-bench: error: cannot write the workdir")
     assert os.strerror(code) in err[0]

@@ -120,7 +120,7 @@ def test_sigkill_and_restart_gives_identical_results(tmp_path, reference):
         done = list((wd / "cells").glob("*.json"))
         assert stop_at <= len(done) < NUM_CELLS
         for f in done:  # every visible cell file is complete
-            assert len(json.loads(f.read_text())) == 6
+            assert len(json.loads(f.read_text())["rows"]) == 6
         for line in (wd / "results.jsonl").read_text().splitlines():  # and results.jsonl too
             json.loads(line)
     p = _spawn(wd)  # restart: finish the remaining cells

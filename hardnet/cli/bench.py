@@ -105,8 +105,15 @@ def _executor_options() -> dict[str, Any]:
         return {key: holder.value for key, holder in _RAY_FLAGS.items()}
     if _CELL_TIMEOUT.value == 0 or _DISTRIBUTED.value:  # multi-host: cells stay in-process
         return {"cell_timeout": None}
-    config_file = config_flags.get_config_filename(flags.FLAGS["config"])
-    return {"cell_timeout": _CELL_TIMEOUT.value, "preload": [config_file]}
+    return {"cell_timeout": _CELL_TIMEOUT.value, "preload": [_config_file()]}
+
+
+def _config_file() -> str:
+    """The --config file's path, without its `:variant` argument."""
+    path = config_flags.get_config_filename(flags.FLAGS["config"])
+    if not os.path.exists(path) and ".py:" in path:
+        path = path[: path.index(".py:") + 3]
+    return path
 
 
 _CELL_TIMEOUT = flags.DEFINE_float(
@@ -225,7 +232,7 @@ def _load_config() -> Any:
         config.keys()  # ml_collections defers a loading error to the first access (an IOError)
         return config
     except Exception as error:
-        path = config_flags.get_config_filename(flags.FLAGS["config"])
+        path = _config_file()
         parts = [part.strip() for part in re.split(r"[;\n]", str(error)) if part.strip()]
         reason = parts[-1] if parts else type(error).__name__
         common.fail(PROG, f"--config {path}: cannot load it ({reason})")
