@@ -53,8 +53,8 @@ def _worker(kind: str, count: int) -> dict[str, float]:
     if kind == "online":
         learner = hl.make("sgd", depth=1, width=64, batch_size=BATCH, log_every=10**9)
 
-        def source(key, num):
-            x, y, _ = inst.sample(params, key, num)
+        def source(start, num):
+            x, y, _ = inst.sample(params, jax.random.key(2), num, start)
             return x, y
 
         pred = learner.fit_online(jax.random.key(1), source, count)

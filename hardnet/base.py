@@ -178,9 +178,12 @@ class FitFn(Protocol):
 
 
 class Source(Protocol):
-    """An online data source hiding the teacher: `source(key, num) -> (x, y)` (jit-able)."""
+    """An online data source hiding the teacher: `source(start, num) -> (x, y)`, rows
+    `start .. start+num` of one data stream (`start` traced, `num` static; jit-able). The runner's
+    source is the instance's training stream, `sample(params, key_train, num, start)` without its
+    meta, so the rows an online learner sees at a budget are a prefix of those at a larger one."""
 
-    def __call__(self, key: Array, num: int) -> tuple[Array, Array]: ...
+    def __call__(self, start: Array, num: int) -> tuple[Array, Array]: ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,8 +81,9 @@ def local(
     stacks and logs go under `workdir`), else in this process. `preload`: config files the
     worker imports first (they may register learners)."""
     if cell_timeout is None:
+        caches = runner.Caches()
         for cell in cells:
-            yield cell, runner.run_cell(cell, seed_base=seed)
+            yield cell, runner.run_cell(cell, seed_base=seed, caches=caches)
         return
     if workdir is None:
         raise ValueError("the local executor needs a workdir when cell_timeout is set")

@@ -259,6 +259,7 @@ def main() -> None:
     from hardnet import runner
 
     Path(init["stacks_dir"]).mkdir(parents=True, exist_ok=True)
+    caches = runner.Caches()
     while True:
         try:
             _, cell, seed = receive(stdin)
@@ -270,7 +271,7 @@ def main() -> None:
         faulthandler.register(STACK_SIGNAL, file=stack_file, all_threads=True)
         _test_faults(cell.cell_id)
         try:
-            rows = runner.run_cell(cell, seed_base=seed)
+            rows = runner.run_cell(cell, seed_base=seed, caches=caches)
             message: tuple[str, Any] = ("rows", rows)
         except Exception as error:  # run_cell records training errors itself; this is the rest
             message = ("error", error)

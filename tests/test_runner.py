@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import jax
 import numpy as np
 import pytest
 
@@ -52,6 +53,7 @@ def f1_cells():
                         steps=10,
                         optimizer="sgd",
                         learning_rate=1e8,
+                        regime="finite",
                     ),
                 ),
             },
@@ -181,7 +183,8 @@ def test_exception_recorded_not_raised(f1_cells, monkeypatch):
 def test_train_and_test_from_different_keys(f1_cells):
     cell = f1_cells["oracle"]
     inst = cell.make_instance()
-    _, (x, _, _), (x_test, _, _) = runner._data(inst, cell, 0)
+    params, k_train, (x_test, _, _) = runner._data(inst, cell, 0, runner.Caches())
+    x = jax.vmap(lambda p, k: inst.sample(p, k, cell.budget)[0])(params, k_train)
     assert x.shape[:2] == (2, cell.budget) and x_test.shape[:2] == (2, cell.test_size)
     assert not np.array_equal(np.asarray(x[:, :8]), np.asarray(x_test[:, :8]))
     assert not np.array_equal(np.asarray(x[0]), np.asarray(x[1]))  # instance seeds differ
@@ -198,7 +201,15 @@ def test_adv_mean_against_the_constant_predictor(f1_rows):
 
 def test_sgd_rows_carry_learning_curves():
     learner = dict(
-        kwargs=dict(depth=1, width=16, batch_size=64, steps=200, log_every=50, learning_rate=3e-3)
+        kwargs=dict(
+            depth=1,
+            width=16,
+            batch_size=64,
+            steps=200,
+            log_every=50,
+            learning_rate=3e-3,
+            regime="finite",
+        )
     )
     cells = _cells(_config(F6, {"sgd": learner}, budgets=[512], learner_seeds=1))
     rows = runner.run_cell(cells["sgd"])
@@ -266,3 +277,69 @@ def test_tensor_on_prg_is_flagged_not_failed():
     assert all(not r["failed"] and r["fail_reason"] is None for r in rows)
     assert all(np.isfinite(r["adv"]) and r["adv"] < 0.5 for r in rows)
     assert any(r["flags"] for r in rows), [r["flags"] for r in rows]
+
+
+def test_fresh_pass_is_the_same_whatever_the_chunk_size(f1_cells, monkeypatch):
+    cell = f1_cells["oracle"]
+    inst = cell.make_instance()
+    params, k_train, (_, _, meta) = runner._data(inst, cell, 0, runner.Caches())
+    pick = lambda t: jax.tree.map(lambda a: a[0], t)
+
+    def stats(chunk):
+        monkeypatch.setattr(runner, "STATS_CHUNK", chunk)
+        return runner.train_stats(
+            inst, pick(params), k_train[0], cell.budget, pick(meta), runner.Caches()
+        )
+
+    one, many = stats(cell.budget), stats(7)
+    assert one["fresh_check"] == many["fresh_check"] == "exact"
+    np.testing.assert_array_equal(one["fresh"], many["fresh"])
+    assert one["y_mean"] == many["y_mean"]
+    # the test rows seen in training are exactly those whose hyperedge hash is among the
+    # informative training rows' hashes (an independent, materialized check)
+    _, _, train_meta = inst.sample(pick(params), k_train[0], cell.budget)
+    from hardnet import metrics
+
+    inf = np.asarray(train_meta["informative"])
+    want = np.asarray(pick(meta)["informative"]) & metrics.fresh_mask(
+        np.asarray(train_meta["hyperedge_hash"])[inf], np.asarray(pick(meta)["hyperedge_hash"])
+    )
+    np.testing.assert_array_equal(one["fresh"], want)
+
+
+def test_fresh_check_skipped_below_its_bound():
+    """F3 with a 12-ary predicate at n=128: (n)_12 ≈ 1e25, so no test hyperedge can be expected
+    among the training rows: the pass is skipped and the bound recorded."""
+    cells = _cells(
+        _config(
+            {"f3": dict(family="prg_gauss3_smoothed", fixed=dict(n=128, predicate="xor_maj(5,7)"))},
+            {"oracle": dict(learner_seeds=1)},
+            instance_seeds=1,
+        )
+    )
+    (row,) = runner.run_cell(cells["oracle"])
+    assert row["fresh_check"] == "bound" and 0 < row["fresh_bound"] < 1e-6
+    assert row["frac_test_seen"] == 0.0 and not row["failed"]
+
+
+def test_online_sgd_memory_does_not_grow_with_the_budget():
+    """The program of an online sgd cell holds no array with a budget-sized axis: the training
+    rows are drawn batch by batch inside it."""
+    learner = dict(kwargs=dict(depth=1, width=8, batch_size=64, log_every=10**6))
+    small, large = 64 * 50, 64 * 5000
+    cells = {
+        budget: _cells(_config(F6, {"sgd": learner}, budgets=[budget]))["sgd"]
+        for budget in (small, large)
+    }
+    sizes = {}
+    for budget, cell in cells.items():
+        inst = cell.make_instance()
+        caches = runner.Caches()
+        params, k_train, test = runner._data(inst, cell, 0, caches)
+        learner_obj = cell.make_learner(inst)
+        run = runner._one_run(cell, inst, learner_obj, cosines=False)
+        keys = jax.random.split(jax.random.key(0), 4).reshape(2, 2)
+        prog = jax.vmap(jax.vmap(run, in_axes=(None, None, 0, None, None)))
+        compiled = jax.jit(prog).lower(params, k_train, keys, test[0], test[1]).compile()
+        sizes[budget] = compiled.memory_analysis().temp_size_in_bytes
+    assert sizes[large] <= 1.1 * sizes[small], sizes

@@ -85,6 +85,7 @@ def _cpu() -> ml_collections.ConfigDict:
                     batch_size=128,
                     steps=2000,
                     log_every=100,
+                    regime="finite",  # 2000 steps over the budget's rows (epochs)
                 ),
                 blocks=generic,
             ),
@@ -149,8 +150,7 @@ def _gpu() -> ml_collections.ConfigDict:
                     learning_rate=1e-3,
                     schedule="warmup_cosine",
                     batch_size=1024,
-                    steps=20000,
-                    log_every=500,
+                    log_every=500,  # online (the default): budget / 1024 steps on fresh rows
                 ),
                 blocks=generic,
                 budgets=[100_000, 1_000_000, 10_000_000],

@@ -32,7 +32,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     )
     config.learners = ml_collections.ConfigDict(
         {
-            "sgd": dict(kwargs=dict(depth=1, width=8, batch_size=32, steps=20, log_every=10)),
+            "sgd": dict(
+                kwargs=dict(
+                    depth=1, width=8, batch_size=32, steps=20, log_every=10, regime="finite"
+                )
+            ),
             "poly": dict(kwargs=dict(degree=2), variants=["main"]),
             "kernel": dict(kwargs=dict(kernel="ntk", depth=1), blocks=["f6"]),
             "tensor": dict(kwargs=dict(m=2, tries=1, lm_steps=5), blocks=["f6"]),

@@ -18,12 +18,17 @@ Regimes (fixed iteration counts, one `lax.scan`; `jax.vmap` over (key, x, y) tra
   `steps`), each on `batch_size` rows drawn uniformly with replacement from the training set
   (the whole set every step when `batch_size ≥ num`: full-batch gradient descent).
 - online, `fit_online(key, source, budget, monitor=None)`: `budget` samples in all, i.e.
-  `budget // batch_size` steps, step t on a fresh batch `source(fold_in(key_data, t), batch_size)`;
-  memory is O(batch), independent of `budget`.
+  `budget // batch_size` steps, step t on the fresh batch of rows `t·batch_size ..
+  (t+1)·batch_size` of the stream (`source(start, num)`, `hardnet.base.Source`); memory is
+  O(batch), independent of `budget`. Seeds of the learner see the same stream (they differ in
+  their initialization), as they see the same sample in the finite regime.
+`regime` chooses which of the two the benchmark runner uses: `online` (the default: the cell's
+budget is the number of samples seen) or `finite` (the budget is the size of a fixed training
+set, revisited for `steps` steps); with `finite`, `fit_online` is None.
 
 Logged at step 0, every `log_every` steps and at the last step (`info[...]` has one entry per log
 point): `step`; `train_loss`, the objective on a fixed monitoring batch (the first `eval_size`
-training rows; online, a fixed batch of `eval_size` rows drawn once from the source); the weight
+training rows, in both regimes); the weight
 movement `‖θ_t − θ_0‖₂` over all parameters; and the outputs of
 `monitor(predict, first_layer_rows[width, d])` (e.g. test losses, or teacher alignment
 `hardnet.metrics.best_cosines(rows, W)` on F6). `info["diverged"]` is True when a training loss,
@@ -49,6 +54,7 @@ NAME = "sgd"
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 LOSSES = ("square", "logistic")
+REGIMES = ("online", "finite")
 RESERVED = ("step", "train_loss", "weight_movement", "diverged")
 
 
@@ -68,6 +74,7 @@ def make(
     log_every: int = 100,
     init_scale: float = 1.0,
     eval_size: int = 1024,
+    regime: str = "online",
 ) -> Learner:
     """The `sgd` learner at validated hyperparameters (see the module docstring)."""
     config = {
@@ -88,6 +95,7 @@ def make(
         "log_every": validation.check_int("log_every", log_every, low=1),
         "init_scale": validation.check_float("init_scale", init_scale, low=0.0),
         "eval_size": validation.check_int("eval_size", eval_size, low=1),
+        "regime": validation.check_choice("regime", regime, REGIMES),
     }
     if config["momentum"] >= 1.0:
         raise ValueError(f"momentum must be < 1, got {config['momentum']}")
@@ -209,23 +217,28 @@ def make(
     ) -> Predictor:
         """Online regime: `budget // batch_size` steps, each on a fresh batch from `source`."""
         budget = validation.check_int("budget", budget, low=batch)
-        shape = jax.eval_shape(lambda k: source(k, batch), key)
+        shape = jax.eval_shape(lambda: source(jnp.zeros((), jnp.int32), batch))
         if len(shape) != 2 or len(shape[0].shape) != 2 or shape[1].shape != (batch,):
             raise ValueError(
-                f"{NAME}: source(key, {batch}) must return (x[{batch}, d], y[{batch}]), got {shape}"
+                f"{NAME}: source(start, {batch}) must return (x[{batch}, d], y[{batch}]), "
+                f"got {shape}"
             )
-        k_train, k_eval = jax.random.split(key)
-        monitor_batch = source(k_eval, config["eval_size"])
+        monitor_batch = source(jnp.zeros((), jnp.int32), min(config["eval_size"], budget))
 
         def draw(k, t):
-            return source(jax.random.fold_in(k, t), batch)
+            del k  # the stream, not the key, fixes the data
+            return source(t * batch, batch)
 
-        return train(k_train, shape[0].shape[1], budget // batch, draw, monitor_batch, monitor)
+        return train(key, shape[0].shape[1], budget // batch, draw, monitor_batch, monitor)
 
     return Learner(
         name=NAME,
         config=config,
         fit=jax.jit(fit, static_argnames=("budget", "monitor")),
-        fit_online=jax.jit(fit_online, static_argnames=("source", "budget", "monitor")),
+        fit_online=(
+            jax.jit(fit_online, static_argnames=("source", "budget", "monitor"))
+            if config["regime"] == "online"
+            else None
+        ),
         vmappable=True,
     )
