@@ -199,6 +199,11 @@ class Learner:
         `source` until `budget` samples are seen (memory independent of the budget), or None.
       vmappable: whether `fit` can be `jax.vmap`-ed over (key, x, y) (generic learners must be;
         controls that search or eliminate on the host are not).
+      estimate: `(rows, d) -> (bytes, flops)`, the working memory of one fit on `rows` rows of
+        dimension `d` beyond its inputs (for `fit_online`, `rows` is the whole budget and the
+        learner counts what it holds at once) and its floating-point work: what a benchmark plan
+        (`hardnet-bench --dry_run`) adds up before anything runs. None: the plan assumes one
+        copy of the data and `rows · d` flops.
     """
 
     name: str
@@ -206,6 +211,7 @@ class Learner:
     fit: FitFn
     fit_online: Callable[..., Predictor] | None = None
     vmappable: bool = True
+    estimate: Callable[[int, int], tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
         # NumPy and JAX arrays alike: x and y become JAX arrays at the API boundary (a NumPy

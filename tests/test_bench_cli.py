@@ -149,3 +149,27 @@ def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path, code):
     err = done.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hardnet-bench: error: cannot write the workdir")
     assert os.strerror(code) in err[0]
+
+
+def test_dry_run_writes_the_plan_and_runs_nothing(tmp_path):
+    done = _run(tmp_path, "--dry_run")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["totals"]["cells"] == 4 and len(plan["cells"]) == 4
+    assert {
+        "cell_id",
+        "family",
+        "learner",
+        "budget",
+        "num_runs",
+        "est_peak_bytes",
+        "est_flops",
+    } <= set(plan["cells"][0])
+    assert not (tmp_path / "cells").exists() and "dry run" in done.stdout
+
+
+def test_a_cell_over_the_memory_budget_is_refused_before_running(tmp_path):
+    done = _run(tmp_path, "--memory_budget_gib=0.001")
+    assert done.returncode == 2 and not (tmp_path / "cells").exists()
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "over the memory budget of 0.001 GiB" in lines[0], lines

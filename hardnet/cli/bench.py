@@ -15,6 +15,7 @@ compilation.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from hardnet import executors, grid, progress, results, tblog
+from hardnet import estimate, executors, grid, progress, results, tblog
 from hardnet.cli import common
 
 PROG = "hardnet-bench"
@@ -125,6 +126,20 @@ _CELL_TIMEOUT = flags.DEFINE_float(
     lower_bound=0,
 )
 
+_DRY_RUN = flags.DEFINE_bool(
+    "dry_run",
+    False,
+    "expand the grid, write <workdir>/plan.json (per cell: estimated peak memory and flops) and "
+    "print a short table; compiles and runs nothing",
+)
+_MEMORY_BUDGET = flags.DEFINE_float(
+    "memory_budget_gib",
+    None,
+    "refuse, before anything runs, a grid with a cell whose estimated peak memory exceeds this "
+    "(default: the device's reported memory, or HARDNET_MAX_BYTES on the CPU)",
+    lower_bound=0,
+)
+
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Row fields summarized per cell in the log line and TensorBoard hparams.
@@ -168,6 +183,8 @@ def run_grid(
     executor: str = "local",
     tensorboard: bool = True,
     executor_options: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    memory_budget_gib: float | None = None,
 ) -> int:
     """Run this shard's unfinished cells; returns the number of cells run.
 
@@ -182,6 +199,17 @@ def run_grid(
         execute = executors.get(executor, **options)
     except ValueError as error:
         common.fail(PROG, error)
+    memory = None if memory_budget_gib is None else memory_budget_gib * 2**30
+    plan_json = estimate.make_plan(cells, memory)
+    if dry_run:
+        os.makedirs(workdir, exist_ok=True)
+        path = os.path.join(workdir, "plan.json")
+        results.atomic_write_text(path, json.dumps(plan_json, indent=1, sort_keys=True) + "\n")
+        print(estimate.table(plan_json), flush=True)
+        print(f"{PROG}: plan written to {path} (dry run: nothing compiled or run)", flush=True)
+        return 0
+    if (refusal := estimate.over_budget(plan_json)) is not None:
+        common.fail(PROG, refusal)
     writer = jax.process_index() == 0
     store = results.open_workdir(
         workdir,
@@ -260,6 +288,8 @@ def main(argv: list[str]) -> None:
             executor=_EXECUTOR.value,
             tensorboard=_TENSORBOARD.value,
             executor_options=_executor_options(),
+            dry_run=_DRY_RUN.value,
+            memory_budget_gib=_MEMORY_BUDGET.value,
         )
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished cells are saved in {_WORKDIR.value}", flush=True)
@@ -267,6 +297,8 @@ def main(argv: list[str]) -> None:
     except OSError as error:  # the workdir: read-only, full, gone
         where = f" ({error.filename})" if error.filename else ""
         common.fail(PROG, f"cannot write the workdir {workdir}: {error.strerror or error}{where}")
+    if _DRY_RUN.value:
+        return
     print(
         f"{PROG}: results in {_WORKDIR.value}/results.jsonl; TensorBoard: "
         f"tensorboard --logdir {_WORKDIR.value}/tb",

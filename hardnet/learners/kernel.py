@@ -203,4 +203,17 @@ def make(
             info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
         return predictor
 
-    return Learner(name=NAME, config=config, fit=fit, fit_online=None, vmappable=True)
+    def estimate(rows: int, d: int) -> tuple[float, float]:
+        """Exact: the kernel matrix of the training rows and its Cholesky factor (and a copy
+        per ridge on the validation split), N³/3 flops per ridge. Nyström: M² matrices and
+        row tiles of K_nM, `cg_iters` passes of N·M kernel entries."""
+        n_tr = rows - max(1, round(val_fraction * rows))
+        if solver == "exact" or (solver == "auto" and rows <= exact_max):
+            return 4.0 * (3 * n_tr * n_tr + rows * d), len(ridges) * n_tr**3 / 3 + n_tr**2 * d
+        m = min(landmarks, rows)
+        work = 4.0 * (6 * m * m + 3 * tile * m + rows * d)
+        return work, (cg_iters + 2) * rows * m * (d + 2 * len(ridges)) + m**3
+
+    return Learner(
+        name=NAME, config=config, fit=fit, fit_online=None, vmappable=True, estimate=estimate
+    )

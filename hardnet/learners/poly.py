@@ -265,4 +265,14 @@ def make(
         "chunk": chunk,
         "d": d,
     }
-    return Learner(name=NAME, config=config, fit=fit, fit_online=None, vmappable=True)
+
+    def estimate(rows: int, d: int) -> tuple[float, float]:
+        """Features in chunks (`rows_per_chunk × count`), the normal equations and their
+        Cholesky factors (count², a few copies); flops: N·count² for the Gram matrix."""
+        count = feature_count(d, degree)
+        chunk_rows = rows_per_chunk(rows, count)
+        return 4.0 * (2 * chunk_rows * count + 4 * count * count), rows * count * count + count**3
+
+    return Learner(
+        name=NAME, config=config, fit=fit, fit_online=None, vmappable=True, estimate=estimate
+    )

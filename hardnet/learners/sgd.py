@@ -231,8 +231,19 @@ def make(
 
         return train(key, shape[0].shape[1], budget // batch, draw, monitor_batch, monitor)
 
+    def estimate(rows: int, d: int) -> tuple[float, float]:
+        """Parameters P; memory: P five times (params, grads, Adam's two moments, updates),
+        activations of a batch (stored for the backward pass) and the monitoring batch;
+        flops: 6 P per sample seen (forward and backward)."""
+        w, depth = config["width"], config["depth"]
+        params = d * w + w + (depth - 1) * (w * w + w) + w + 1
+        steps = rows // batch if config["regime"] == "online" else config["steps"]
+        acts = (batch + config["eval_size"]) * (d + 4 * w * depth)
+        return 4.0 * (5 * params + acts), 6.0 * params * batch * steps
+
     return Learner(
         name=NAME,
+        estimate=estimate,
         config=config,
         fit=jax.jit(fit, static_argnames=("budget", "monitor")),
         fit_online=(

@@ -476,4 +476,19 @@ def make(
         }
         return Predictor(state=params, info=info, apply=_apply)
 
-    return Learner(name=NAME, config=config, fit=fit, fit_online=None, vmappable=True)
+    def estimate(rows: int, d: int) -> tuple[float, float]:
+        """M2 (d², with its eigendecomposition), projected rows in chunks, the projected
+        tensors (m⁴), and the Levenberg-Marquardt Jacobian on `lm_rows` rows (P = m(d+2)+1
+        parameters) with its normal matrix, per start; flops: N·d² for M2, N·m⁴ for T4,
+        starts · lm_steps · lm_rows · P² for LM."""
+        units = m_max if m is None else m
+        params = units * (d + 2) + 1
+        lm = min(lm_rows, rows)
+        work = 4.0 * (3 * d * d + chunk * (d + units**3) + 4 * units**4 + lm * params)
+        work += 8.0 * params**2
+        flops = rows * (d * d + units**4) + starts * lm_steps * lm * params**2
+        return work, flops
+
+    return Learner(
+        name=NAME, config=config, fit=fit, fit_online=None, vmappable=True, estimate=estimate
+    )

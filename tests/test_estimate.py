@@ -1,0 +1,75 @@
+"""hardnet.estimate: the plan's memory estimates match measured peaks within a factor 2, and a
+cell over the memory budget is refused before anything runs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hardnet import estimate, grid
+
+_MEASURE = """
+import json, sys
+from hardnet import estimate, grid, runner
+(cell,) = grid.expand(json.loads(sys.argv[1]))
+runner.run_cell(cell)
+status = open("/proc/self/status").read().splitlines()
+hwm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))
+est = estimate.cell_estimate(cell, estimate.CPU_BASE_BYTES).est_peak_bytes
+print(json.dumps({"rss": hwm, "est": est}))
+"""
+
+
+def _config(budget, **learner):
+    return {
+        "instances": {"f6": {"family": "easy_depth2", "fixed": {"d": 64, "m": 4}}},
+        "learners": {"poly": {"kwargs": {"degree": 1, **learner}}},
+        "budgets": [budget],
+        "test_size": 2048,
+        "instance_seeds": 2,
+        "learner_seeds": 2,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("budget", [256, 1_000_000])
+def test_estimate_within_a_factor_2_of_the_measured_peak(budget):
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, json.dumps(_config(budget))],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["est"] / 2 <= got["rss"] <= 2 * got["est"], got
+
+
+def test_plan_totals_and_refusal():
+    cells = grid.expand(_config(1_000_000))
+    plan = estimate.make_plan(cells, memory_budget=2**40)
+    assert plan["totals"]["cells"] == 1 and plan["totals"]["over_budget"] == 0
+    assert estimate.over_budget(plan) is None
+    (cell,) = plan["cells"]
+    assert cell["num_runs"] == 4 and not cell["streamed"] and cell["est_flops"] > 0
+    small = estimate.make_plan(cells, memory_budget=2**20)
+    message = estimate.over_budget(small)
+    assert message.startswith(f"cell {cells[0].cell_id} needs an estimated")
+    assert "over the memory budget of 0.000977 GiB" in message
+
+
+def test_streamed_learner_memory_does_not_grow_with_the_budget():
+    def peak(budget):
+        config = {
+            "instances": {"f6": {"family": "easy_depth2", "fixed": {"d": 64, "m": 4}}},
+            "learners": {"sgd": {"kwargs": {"batch_size": 256}}},
+            "budgets": [budget],
+            "test_size": 2048,
+            "instance_seeds": 2,
+            "learner_seeds": 2,
+        }
+        (cell,) = grid.expand(config)
+        got = estimate.cell_estimate(cell, 0.0)
+        assert got.streamed
+        return got.est_peak_bytes
+
+    assert peak(10**7) == peak(10**5)
