@@ -6,16 +6,19 @@ A cell's program (`hardnet.runner`) holds, at its peak,
 
     est_peak_bytes = base                                  process and runtime (CPU only)
                    + I · (params + T · row)                the planted networks, the test sets
-                   + I · N_held · row · SAMPLER_COPIES     training rows drawn in the program
+                   + I · N_held · (d + 1) · 4 · 2          training rows drawn in the program
+                   + I · chunk · row · SAMPLER_COPIES      the sampler's temporaries
                    + I · J · work(N, d)                    the learner's working memory per run
                    + chunk · row                           the fresh-hyperedge pass (PRG)
 
 with I instance seeds, J learner seeds, T test rows, `row` the bytes of one sampled row (x, y and
 its meta, from `jax.eval_shape` of the instance's sampler), N the budget, `N_held` = 0 for a
 learner that streams its data (`fit_online`) and N otherwise, and `work(N, d)` the learner's own
-`Learner.estimate` (one copy of the data where it declares none). `SAMPLER_COPIES`: a sampler
-holds about four times its output while it draws (per-row keys, random bits, the normal draws;
-measured: 2.0 GB of XLA temporaries for 2 × 10⁶ rows of F6 at d=64, 0.5 GB of x).
+`Learner.estimate` (one copy of the data where it declares none). Training sets are drawn in
+chunks of `chunk` = `runner.SAMPLE_CHUNK` rows and concatenated (x and y only, twice: the chunks
+and their concatenation). `SAMPLER_COPIES` bounds what a sampler holds while it draws, in units
+of its output row (per-row keys, random bits, hidden pre-activations; measured: 3.8 on F6 at
+d=64, 21 on F3 at n=128 with `xor_maj(5,7)`, whose dense smoothed first layer dominates).
 `est_flops` is I · J times the learner's flops. `base` is the resident size of a process that
 has imported hardnet and run a tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU machine,
 jax 0.10.2); on an accelerator the device holds no such base. `tests/test_estimate.py` compares
@@ -39,7 +42,7 @@ from hardnet.grid import Cell
 
 # VmHWM of a process that imported hardnet and ran a tiny cell (measured: 2 cores, jax 0.10.2).
 CPU_BASE_BYTES = 430 * 2**20
-SAMPLER_COPIES = 4
+SAMPLER_COPIES = 24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +84,10 @@ def cell_estimate(cell: Cell, base_bytes: float) -> CellEstimate:
     else:
         work, flops = 4.0 * budget * d, float(budget * d)
     held = 0 if streamed else budget
-    peak = base_bytes + n_i * (_nbytes(params) + cell.test_size * row + held * row * SAMPLER_COPIES)
+    chunk = min(budget, runner.SAMPLE_CHUNK)
+    peak = base_bytes + n_i * (_nbytes(params) + cell.test_size * row * SAMPLER_COPIES)
+    peak += n_i * (held * (d + 1) * 4 * 2 + chunk * row * SAMPLER_COPIES)
     peak += n_i * n_j * work
-    if inst.n is not None:
-        peak += min(budget, runner.STATS_CHUNK) * row
     return CellEstimate(
         cell_id=cell.cell_id,
         family=cell.family,

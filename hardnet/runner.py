@@ -21,7 +21,9 @@ one jitted `vmap` over instance seeds of a `vmap` over learner seeds, draws its 
 itself from `train_i`. A learner with `fit_online` (sgd in its default `online` regime) reads the
 stream batch by batch (`Source`: rows `start .. start+num`), so a cell's memory is O(batch × d +
 the learner's state + the test set) whatever its budget; the budget is the number of samples
-seen. Other learners get the first `budget` rows, drawn inside the program. Either way the data
+seen. Other learners get the first `budget` rows, drawn inside the program `SAMPLE_CHUNK` rows
+at a time (`draw_rows`: the sampler's temporaries, up to ~9 KB a row on F3 at n=128, stay
+bounded). Either way the data
 of an instance seed are not batched over its learner seeds: they are drawn once and shared,
 never copied per learner seed. With several local devices the instance-seed axis is sharded over
 a one-axis `jax.sharding.Mesh` (`seeds`; padded to a multiple of the device count by repeating
@@ -75,8 +77,9 @@ FIRST_LAYER: dict[str, Callable[[Any], Array]] = {
     "sgd": Network.first_layer,
 }
 MONITOR_ROWS = 1024
-MEAN_ROWS = 65536  # training rows whose mean label is the constant of adv_mean
-STATS_CHUNK = 65536  # rows per chunk of the fresh-hyperedge pass over the training stream
+MEAN_ROWS = 8192  # training rows whose mean label is the constant of adv_mean
+STATS_CHUNK = 8192  # rows per chunk of the fresh-hyperedge pass over the training stream
+SAMPLE_CHUNK = 8192  # rows per sampler call when a program draws a training set
 FRESH_BOUND = 1e-6  # below this expected count of seen test hyperedges, the pass is skipped
 # Per learner: the info entries that are curves along training (one value per log point).
 CURVES: dict[str, tuple[str, ...]] = {
@@ -180,7 +183,7 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
             source = functools.partial(_stream_rows, inst.sample, params, k_train)
             pred = lrn.fit_online(key, source, cell.budget, monitor=monitor)
         else:
-            x, y, _ = inst.sample(params, k_train, cell.budget)
+            x, y = draw_rows(inst.sample, params, k_train, cell.budget, SAMPLE_CHUNK)
             pred = lrn.fit(key, x, y, monitor=monitor)
         out = {"y_hat": pred(x_test)}
         info = pred.info
@@ -199,6 +202,25 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
         return out
 
     return run
+
+
+def draw_rows(
+    sample: Callable, params: Params, key: Array, num: int, chunk: int
+) -> tuple[Array, Array]:
+    """x and y of rows `0 .. num` of a stream, drawn `chunk` rows at a time (`lax.map` over
+    chunks), so that the sampler's temporaries stay O(chunk) while the output is O(num). Rows
+    are keyed by their index, so the result does not depend on `chunk`."""
+    if num <= chunk:
+        x, y, _ = sample(params, key, num)
+        return x, y
+    count = -(-num // chunk)
+
+    def one(c: Array) -> tuple[Array, Array]:
+        x, y, _ = sample(params, key, chunk, c * chunk)
+        return x, y
+
+    xs, ys = jax.lax.map(one, jnp.arange(count, dtype=jnp.int32))
+    return xs.reshape(count * chunk, -1)[:num], ys.reshape(-1)[:num]
 
 
 def _stream_rows(sample: Callable, params: Params, key: Array, start: Array, num: int):

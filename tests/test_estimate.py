@@ -32,11 +32,18 @@ def _config(budget, **learner):
     }
 
 
+F3_HARD = {"family": "prg_gauss3_smoothed", "fixed": {"n": 128, "predicate": "xor_maj(5,7)"}}
+STREAMED_SGD = {**_config(400_000), "instances": {"f3": F3_HARD}, "learners": {"sgd": {}}}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("budget", [256, 1_000_000])
-def test_estimate_within_a_factor_2_of_the_measured_peak(budget):
+@pytest.mark.parametrize(
+    "config", [_config(256), _config(1_000_000), STREAMED_SGD], ids=["small", "1e6", "sgd-4e5"]
+)
+def test_estimate_within_a_factor_2_of_the_measured_peak(config):
+    """Measured (2 cores, jax 0.10.2): 410 / 459 MiB, 2651 / 1674 MiB, 836 / 668 MiB."""
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, json.dumps(_config(budget))],
+        [sys.executable, "-c", _MEASURE, json.dumps(config)],
         capture_output=True, text=True, timeout=300, check=True,
         env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip

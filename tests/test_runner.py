@@ -343,3 +343,15 @@ def test_online_sgd_memory_does_not_grow_with_the_budget():
         compiled = jax.jit(prog).lower(params, k_train, keys, test[0], test[1]).compile()
         sizes[budget] = compiled.memory_analysis().temp_size_in_bytes
     assert sizes[large] <= 1.1 * sizes[small], sizes
+
+
+def test_training_rows_drawn_in_chunks_equal_one_draw():
+    inst = grid.expand(_config(F6, {"poly": {}}))[0].make_instance()
+    params = inst.init(jax.random.key(0))
+    x, y, _ = inst.sample(params, jax.random.key(1), 1000)
+    for chunk in (64, 999, 1000, 4096):
+        xc, yc = jax.jit(lambda p, k, c=chunk: runner.draw_rows(inst.sample, p, k, 1000, c))(
+            params, jax.random.key(1)
+        )
+        np.testing.assert_array_equal(np.asarray(xc), np.asarray(x))
+        np.testing.assert_array_equal(np.asarray(yc), np.asarray(y))
