@@ -26,9 +26,13 @@ Commands:
 `:gpu` — the conjectured-hard tier (spec instances.md §5): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
 Nyström to 1e5; poly and tensor to 1e6); the algebra-broken tier (F1/F3/F4 `tsa` at n=32, 64);
-brute force at n=16–24; gf2 on F1 `tsa` n=32, 64 and F3 `tsa` n=64; F6 at d=16 and d=64. 10
-instance seeds × 3 learner seeds. 378 cells (brute force at n=32, 64 is skipped: over its
-max_n); expected runtime: hours on one H100 (an estimate).
+brute force at n=16–24; gf2 on F1 `tsa` n=32, 64 and F3 `tsa` n=64; F6 at d=16 and d=64; F5
+`natural_depth2` (n=64) under Gaussian and under clause inputs. 10 instance seeds × 3 learner
+seeds. Every cell's estimated peak memory is at most 64 GiB (`--dry_run`: the largest, the
+Nyström kernel at 10⁵ rows with 30 runs, 52.5 GiB). Expected runtime: hours on one H100 (an
+estimate; not measured).
+
+`:rehearsal` — `:gpu` scaled down to run on a CPU in minutes (see `_rehearsal`).
 
 Expected result (spec metrics.md, "Expected picture"); the report lists any deviation at the top:
 - F6 easy depth-2: `tensor` and `sgd` learned (nmse ≤ 0.01); `kernel` and `poly` partly.
@@ -42,7 +46,7 @@ Expected result (spec metrics.md, "Expected picture"); the report lists any devi
 
 import ml_collections
 
-VARIANTS = ("cpu", "gpu")
+VARIANTS = ("cpu", "gpu", "rehearsal")
 
 
 def _prg(family: str, predicate: str, n: list[int], **fixed) -> dict:
@@ -136,9 +140,11 @@ def _gpu() -> ml_collections.ConfigDict:
             "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32, 64]),
             "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32, 64]),
             "f1_tsa": _prg("prg_boolean", "tsa", [16, 20, 24, 32, 64]),
+            # F5: the same network class under Gaussian inputs and under clause inputs
+            "f5": dict(family="natural_depth2", sweep=dict(inputs=["gaussian", "clauses"], n=[64])),
         }
     )
-    generic = ["f6", "f3_hard", "f4_hard", "f3_tsa", "f4_tsa"]
+    generic = ["f6", "f3_hard", "f4_hard", "f3_tsa", "f4_tsa", "f5"]
     controls = dict(learner_seeds=1)
     config.learners = ml_collections.ConfigDict(
         {
@@ -182,13 +188,39 @@ def _gpu() -> ml_collections.ConfigDict:
     return config
 
 
+def _rehearsal() -> ml_collections.ConfigDict:
+    """`:gpu` scaled down for a CPU: the same blocks, variants, learners and code paths (online
+    sgd, Nyström kernel, chunked training sets, sharding), each sweep at its first value, each
+    learner at its smallest budget divided by 10³ (at least 64), 3 instance seeds × 1 learner
+    seed (3 seeds pad to 4 devices under `--xla_force_host_platform_device_count=4`), light
+    learner settings. A test runs it end to end on 4 forced host devices."""
+    config = _gpu()
+    for block in config.instances.values():
+        if "sweep" in block:
+            for name in list(block.sweep):
+                if name != "inputs":  # F5 compares its two input distributions: keep both
+                    block.sweep[name] = block.sweep[name][:1]
+    for learner in config.learners.values():
+        learner.budgets = [max(64, min(learner.get("budgets", config.budgets)) // 1000)]
+        learner.learner_seeds = 1
+    config.learners.sgd.kwargs.update(batch_size=64, log_every=10)
+    config.learners.tensor.kwargs.update(m_max=4, starts=1, lm_steps=5, lm_rows=256)
+    config.learners.kernel.kwargs.update(landmarks=32)
+    config.learners.poly.kwargs.update(degree=1)
+    config.budgets = [100]
+    config.test_size = 256
+    config.instance_seeds = 3
+    config.learner_seeds = 1
+    return config
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    """`arg`: "cpu" (default) or "gpu"."""
+    """`arg`: "cpu" (default), "gpu", or "rehearsal" (`:gpu` scaled down for a CPU)."""
     arg = arg or "cpu"
     if arg not in VARIANTS:
         raise ValueError(
             f"headline config variant must be one of {', '.join(VARIANTS)}, got {arg!r}"
         )
-    config = _cpu() if arg == "cpu" else _gpu()
+    config = {"cpu": _cpu, "gpu": _gpu, "rehearsal": _rehearsal}[arg]()
     config.variant = arg
     return config
