@@ -5,11 +5,11 @@
 A cell's program (`hardnet.runner`) holds, at its peak,
 
     est_peak_bytes = base                                  process and runtime (CPU only)
-                   + I · (params + T · row)                the planted networks, the test sets
+                   + I · params                            the planted networks
+                   + I · T · row · SAMPLER_COPIES          the test sets (drawn at once)
                    + I · N_held · (d + 1) · 4 · 2          training rows drawn in the program
                    + I · chunk · row · SAMPLER_COPIES      the sampler's temporaries
                    + I · J · work(N, d)                    the learner's working memory per run
-                   + chunk · row                           the fresh-hyperedge pass (PRG)
 
 with I instance seeds, J learner seeds, T test rows, `row` the bytes of one sampled row (x, y and
 its meta, from `jax.eval_shape` of the instance's sampler), N the budget, `N_held` = 0 for a
@@ -19,10 +19,12 @@ chunks of `chunk` = `runner.SAMPLE_CHUNK` rows and concatenated (x and y only, t
 and their concatenation). `SAMPLER_COPIES` bounds what a sampler holds while it draws, in units
 of its output row (per-row keys, random bits, hidden pre-activations; measured: 3.8 on F6 at
 d=64, 21 on F3 at n=128 with `xor_maj(5,7)`, whose dense smoothed first layer dominates).
-`est_flops` is I · J times the learner's flops. `base` is the resident size of a process that
-has imported hardnet and run a tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU machine,
-jax 0.10.2); on an accelerator the device holds no such base. `tests/test_estimate.py` compares
-the estimate with the measured peak resident size of a small and of a 10⁶-row cell.
+The host passes over the training stream (the fresh-hyperedge check and the mean label of
+`runner.train_stats`) run after the program, `runner.STATS_CHUNK` rows at a time, and do not add to
+its peak. `est_flops` is I · J times the learner's flops. `base` is the resident size of a process
+that has imported hardnet and run a tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU
+machine, jax 0.10.2); on an accelerator the device holds no such base. `tests/test_estimate.py`
+compares the estimate with the measured peak resident size of a small and of a 10⁶-row cell.
 
 A cell whose estimate exceeds the memory budget (`--memory_budget_gib`; default the device's
 reported memory, or `HARDNET_MAX_BYTES` on the CPU) is refused before anything runs.
