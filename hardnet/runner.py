@@ -211,14 +211,9 @@ def draw_rows(
     chunks), so that the sampler's temporaries stay O(chunk) while the output is O(num). Rows
     are keyed by their index, so the result does not depend on `chunk`."""
     if num <= chunk:
-        x, y, _ = sample(params, key, num)
-        return x, y
+        return _stream_rows(sample, params, key, 0, num)
     count = -(-num // chunk)
-
-    def one(c: Array) -> tuple[Array, Array]:
-        x, y, _ = sample(params, key, chunk, c * chunk)
-        return x, y
-
+    one = lambda c: _stream_rows(sample, params, key, c * chunk, chunk)
     xs, ys = jax.lax.map(one, jnp.arange(count, dtype=jnp.int32))
     return xs.reshape(count * chunk, -1)[:num], ys.reshape(-1)[:num]
 
@@ -334,18 +329,26 @@ def train_stats(
     key_data = tuple(np.asarray(jax.random.key_data(k_train)).ravel().tolist())
     cache_key = ("train_stats", inst.id, key_data, budget, h_test.tobytes())
 
+    head = min(budget, MEAN_ROWS)
+
+    def y_mean(labels: list[np.ndarray]) -> float:
+        return float(np.mean(np.concatenate(labels).astype(np.float64)[:head]))
+
     def compute() -> dict[str, Any]:
-        head = min(budget, MEAN_ROWS)
-        _, y_head, _ = next(streaming.stream(inst, params, k_train, head, head))
-        out = {"y_mean": float(np.mean(np.asarray(y_head, np.float64)))}
         if bound < FRESH_BOUND:
-            return {**out, "fresh": inf_test, "fresh_check": "bound", "fresh_bound": bound}
-        seen = np.zeros(inf_test.shape, bool)
+            _, y, _ = next(streaming.stream(inst, params, k_train, head, head))
+            return {"y_mean": y_mean([np.asarray(y)]), "fresh": inf_test,
+                    "fresh_check": "bound", "fresh_bound": bound}  # fmt: skip
+        seen, labels, drawn = np.zeros(inf_test.shape, bool), [], 0
         test64 = metrics.hash64(h_test)
-        for _, _, meta in streaming.stream(inst, params, k_train, budget, STATS_CHUNK):
+        for _, y, meta in streaming.stream(inst, params, k_train, budget, STATS_CHUNK):
+            if drawn < head:  # the mean label's rows come from this same pass
+                labels.append(np.asarray(y))
+                drawn += len(labels[-1])
             inf = np.asarray(meta["informative"])
             seen |= np.isin(test64, metrics.hash64(np.asarray(meta["hyperedge_hash"])[inf]))
-        return {**out, "fresh": inf_test & ~seen, "fresh_check": "exact", "fresh_bound": None}
+        return {"y_mean": y_mean(labels), "fresh": inf_test & ~seen,
+                "fresh_check": "exact", "fresh_bound": None}  # fmt: skip
 
     return caches.get(cache_key, compute)
 
