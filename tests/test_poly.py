@@ -11,6 +11,7 @@ from numpy.polynomial import hermite_e
 
 from hardnet import instances, learners
 from hardnet.learners import poly
+from hardnet.learners import source as source_lib
 
 D_IN = 6
 
@@ -145,3 +146,69 @@ def test_registry_and_bad_arguments():
         fit(jax.random.key(0), jnp.zeros((2, 3)), jnp.zeros(2))
     with pytest.raises(ValueError, match="d=4"):
         poly.make(degree=1, d=4).fit(jax.random.key(0), jnp.zeros((10, 3)), jnp.zeros(10))
+
+
+def _generated_source(key, d=D_IN):
+    """Rows keyed by their index: row r = f(fold_in(key, r)), a quadratic target plus noise."""
+
+    def source(start, num):
+        rows = jnp.asarray(start, jnp.int32) + jnp.arange(num, dtype=jnp.int32)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, rows)
+        x = jax.vmap(lambda k: jax.random.normal(k, (d,)))(keys)
+        y = (
+            x[:, 0] * x[:, 1]
+            - x[:, 2]
+            + 0.1
+            * jax.vmap(lambda k: jax.random.normal(k, ()))(
+                jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, 1)
+            )
+        )
+        return x, y
+
+    return source
+
+
+def test_streamed_fit_solves_the_normal_equations_of_every_row():
+    """fit_online on a generated stream: the weights solve (ΦᵀΦ/N + s(λP + εI)) w = Φᵀy/N over
+    all N rows at the chosen ridge (computed here in float64 NumPy), the validation MSE of every
+    ridge is that of the train-split solution on the rows ⌊(r+1)f⌋ > ⌊rf⌋, and the result equals
+    the one on the same rows held in memory."""
+    num, ridges = 1001, (1e-3, 1e-1)
+    learner = poly.make(degree=2, ridges=ridges, chunk=128)
+    source = _generated_source(jax.random.key(7))
+    streamed = jax.jit(lambda k: learner.fit_online(k, source, num))(jax.random.key(0))
+    x, y = (np.asarray(a, np.float64) for a in source(0, num))
+    phi = np.asarray(poly.features(jnp.asarray(x), 2, "hermite"), np.float64)
+    count = phi.shape[1]
+    val = np.floor((np.arange(num) + 1) * 0.2) > np.floor(np.arange(num) * 0.2)
+    assert val.sum() == math.floor(0.2 * num)
+
+    def solve(g, b, lam):
+        pen = np.ones(count)
+        pen[0] = 0.0
+        return np.linalg.solve(g + np.diag(np.trace(g) / count * (lam * pen + 1e-5)), b)
+
+    tr = ~val
+    g_t, b_t = phi[tr].T @ phi[tr] / tr.sum(), phi[tr].T @ y[tr] / tr.sum()
+    val_mse = [np.mean((phi[val] @ solve(g_t, b_t, lam) - y[val]) ** 2) for lam in ridges]
+    np.testing.assert_allclose(streamed.info["val_mse"], val_mse, rtol=2e-3)
+    best = ridges[int(np.argmin(val_mse))]
+    w = solve(phi.T @ phi / num, phi.T @ y / num, best)
+    np.testing.assert_allclose(streamed.state["w"], w, rtol=2e-3, atol=2e-4)
+    held = learner.fit_online(jax.random.key(1), source_lib.array_source(*source(0, num)), num)
+    np.testing.assert_allclose(held.state["w"], streamed.state["w"], rtol=1e-5, atol=1e-6)
+
+
+def test_streamed_fit_memory_does_not_grow_with_the_budget():
+    """Compiled (not run) at 10⁵ and 10⁷ rows (both above one chunk): the program's temporaries are the same size
+    (the in-memory fit would hold 100× more rows)."""
+    learner = poly.make(degree=2)
+    source = _generated_source(jax.random.key(8), d=16)
+
+    def temp_bytes(num):
+        fit = jax.jit(lambda k: learner.fit_online(k, source, num).state["w"])
+        return fit.lower(jax.random.key(0)).compile().memory_analysis().temp_size_in_bytes
+
+    small, large = temp_bytes(100_000), temp_bytes(10_000_000)
+    assert large < 1.1 * small + 2**20, (small, large)
+    assert 10_000_000 * 16 * 4 > 5 * large  # what holding the rows would take

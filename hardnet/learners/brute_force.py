@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from hardnet import prg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Public
+from hardnet.base import Array, Learner, Monitor, Predictor, Public, Source
 
 NAME = "brute_force"
 
@@ -169,6 +169,14 @@ def make(
         state, info = search(x[:num], y[:num])
         return Predictor(state=state, info=info, apply=apply)
 
+    def fit_online(
+        key: Array, source: Source, budget: int, monitor: Monitor | None = None
+    ) -> Predictor:
+        """Search against rows `0 .. min(budget, max_rows)` of the stream: memory
+        O(max_rows × d) whatever the budget (rows beyond `max_rows` are never read)."""
+        budget = validation.check_int("budget", budget, low=1)
+        return fit(key, *source(jnp.zeros((), jnp.int32), min(budget, max_rows)), monitor=monitor)
+
     config = {
         "max_n": max_n,
         "seed_chunk": seed_chunk,
@@ -177,4 +185,4 @@ def make(
         "predicate": pred.name,
         "encoding": public.encoding,
     }
-    return Learner(name=NAME, config=config, fit=fit, fit_online=None, vmappable=True)
+    return Learner(name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True)

@@ -19,8 +19,8 @@ In a projected space `z = Uᵀx ∈ R^m` (m ≤ 32) the full tensors are formed 
 
     T2 = S2 − S0 I,   T3 = S3 − Sym3(S1 ⊗ I),   T4 = S4 − Sym6(S2 ⊗ I) + S0 Sym3(I ⊗ I).
 
-Rows are padded with y = 0 to a multiple of the chunk: every estimator is linear in y, so padded
-rows add nothing, and sums are divided by the true row count.
+Every estimator is a sum over rows divided by the row count, so it is computed the same way from a
+stream read chunk by chunk (`source_mean`, memory O(chunk · d + d²)) or from arrays in memory.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.stats import norm
 
-from hardnet.base import Array
+from hardnet.base import Array, Source
+from hardnet.learners.source import array_source, fold_rows
 
 
 def hermite(t: Array, p: int) -> Array:
@@ -54,35 +55,54 @@ def coefficients(b: Array, p_max: int = 4) -> Array:
     return jnp.stack(out[: p_max + 1], axis=-1)
 
 
+def source_mean(
+    stat: Callable[[Array, Array], Any], source: Source, start: int, stop: int, chunk: int
+) -> Any:
+    """`Σ_chunks stat(x_c, y_c) / (stop − start)` over rows `start .. stop` of a stream, read
+    `chunk` rows at a time (`hardnet.learners.source.fold_rows`; `stat` sums over its rows)."""
+    x0, y0 = jax.eval_shape(lambda: source(jnp.zeros((), jnp.int32), 1))
+    shapes = jax.eval_shape(stat, x0, y0)
+    init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def step(acc: Any, xc: Array, yc: Array, row0: Array) -> Any:
+        return jax.tree.map(jnp.add, acc, stat(xc, yc))
+
+    total = fold_rows(source, start, stop, chunk, step, init)
+    return jax.tree.map(lambda t: t / (stop - start), total)
+
+
 def stream_mean(stat: Callable[[Array, Array], Any], x: Array, y: Array, chunk: int) -> Any:
-    """`Σ_chunks stat(x_c, y_c) / N` by a `lax.scan` over row chunks (stat must be linear in y)."""
-    n = x.shape[0]
-    chunk = max(1, min(chunk, n))
-    num_chunks = -(-n // chunk)
-    pad = num_chunks * chunk - n
-    xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(num_chunks, chunk, x.shape[1])
-    ys = jnp.pad(y, (0, pad)).reshape(num_chunks, chunk)
-    init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(stat, xs[0], ys[0]))
+    """`source_mean` over the rows of arrays `x [N, d]`, `y [N]`."""
+    return source_mean(stat, array_source(x, y), 0, x.shape[0], chunk)
 
-    def body(acc, batch):
-        return jax.tree.map(jnp.add, acc, stat(*batch)), None
 
-    total, _ = jax.lax.scan(body, init, (xs, ys))
-    return jax.tree.map(lambda s: s / n, total)
+def first_moment_sums(xc: Array, yc: Array) -> tuple[Array, Array]:
+    """`(Σ y, Σ y x)` over a chunk."""
+    return jnp.sum(yc), yc @ xc
+
+
+def m2_sums(xc: Array, yc: Array) -> Array:
+    """`Σ y (x xᵀ − I)` over a chunk."""
+    return (xc * yc[:, None]).T @ xc - jnp.sum(yc) * jnp.eye(xc.shape[1], dtype=xc.dtype)
+
+
+def raw_moment_sums(zc: Array, yc: Array) -> tuple[Array, ...]:
+    """`(Σ y, Σ y z, Σ y z^{⊗2}, Σ y z^{⊗3}, Σ y z^{⊗4})` over a chunk, the last three flattened
+    (`[m²]`, `[m², m]`, `[m², m²]`)."""
+    m = zc.shape[1]
+    zz = (zc[:, :, None] * zc[:, None, :]).reshape(zc.shape[0], m * m)
+    yzz = zz * yc[:, None]
+    return jnp.sum(yc), yc @ zc, yc @ zz, yzz.T @ zc, yzz.T @ zz
 
 
 def first_moments(x: Array, y: Array, chunk: int) -> tuple[Array, Array]:
     """`(E[y], T1 = E[y x])`."""
-    return stream_mean(lambda xc, yc: (jnp.sum(yc), yc @ xc), x, y, chunk)
+    return stream_mean(first_moment_sums, x, y, chunk)
 
 
 def m2(x: Array, y: Array, chunk: int) -> Array:
     """`M2 = E[y (x xᵀ − I)]`, `[d, d]`."""
-
-    def stat(xc, yc):
-        return (xc * yc[:, None]).T @ xc - jnp.sum(yc) * jnp.eye(xc.shape[1], dtype=xc.dtype)
-
-    return stream_mean(stat, x, y, chunk)
+    return stream_mean(m2_sums, x, y, chunk)
 
 
 def t3_contract(x: Array, y: Array, alpha: Array, chunk: int) -> Array:
@@ -129,18 +149,16 @@ def t4_contract(x: Array, y: Array, alpha: Array, beta: Array, chunk: int) -> Ar
 
 def projected_tensors(z: Array, y: Array, chunk: int) -> tuple[Array, Array, Array, Array]:
     """`(T1, T2, T3, T4)` of the projected inputs `z [N, m]`: `E[y He_p(z)]`, shapes `m^p`."""
-    m = z.shape[1]
+    return hermite_tensors(*stream_mean(raw_moment_sums, z, y, chunk))
 
-    def stat(zc, yc):
-        zz = (zc[:, :, None] * zc[:, None, :]).reshape(zc.shape[0], m * m)
-        yzz = zz * yc[:, None]
-        return (jnp.sum(yc), yc @ zc, yc @ zz, yzz.T @ zc, yzz.T @ zz)
 
-    s0, s1, s2, s3, s4 = stream_mean(stat, z, y, chunk)
+def hermite_tensors(s0: Array, s1: Array, s2: Array, s3: Array, s4: Array) -> tuple[Array, ...]:
+    """`(T1, T2, T3, T4)` from the raw moments `S_k = E[y z^{⊗k}]` (module docstring)."""
+    m = s1.shape[0]
     s2 = s2.reshape(m, m)
     s3 = s3.reshape(m, m, m)
     s4 = s4.reshape(m, m, m, m)
-    eye = jnp.eye(m, dtype=z.dtype)
+    eye = jnp.eye(m, dtype=s1.dtype)
     t2 = s2 - s0 * eye
     t3 = (
         s3

@@ -10,15 +10,19 @@ multi-indices `α ∈ N^d` with `|α| ≤ D`:
 with `He_0 = 1, He_1 = t, He_{p+1}(t) = t He_p(t) − p He_{p−1}(t)` (probabilists' Hermite).
 There are `C(d + D, D)` features; α = 0 is the constant (the intercept, left unpenalized).
 
-Fit (fixed shapes, no data-dependent loops, so `fit` vmaps over (key, x, y)):
-1. A random split from `key`: `n_val = round(val_fraction · N)` validation rows, the rest train.
-2. Normal equations accumulated over row chunks with `lax.scan` (memory `chunk × count` for the
-   features and `count²` for `G`): `G_t = Φ_tᵀΦ_t / n_t`, `b_t = Φ_tᵀ y_t / n_t`, same on val.
+Fit on rows `0 .. N` of a stream (`fit_online(key, source, N)`; `fit(key, x, y)` is the same on
+the rows of x in a random order from `key`). Fixed shapes, no data-dependent loops, so both vmap
+over seeds; memory `chunk × count` for the features and `count²` for the normal equations,
+whatever N:
+1. Split by row index: row r is a validation row iff `⌊(r+1)·f⌋ > ⌊r·f⌋` (f = val_fraction),
+   `n_v = ⌊f·N⌋` rows spread evenly; on an i.i.d. stream this is a random split.
+2. Pass 1 over chunks of rows: `G = ΦᵀΦ`, `b = Φᵀy` over all rows and `G_v, b_v` over the
+   validation rows; `G_t = (G − G_v)/n_t`, `b_t = (b − b_v)/n_t`.
 3. For each ridge λ of the grid: `w_λ = (G_t + s (λ P + ε I))^{-1} b_t` by Cholesky, with
    `s = tr(G_t)/count` (λ is relative to the mean eigenvalue; s ≈ 1 for Hermite features under
-   Gaussian x), `P = I` without the constant, `ε = 1e-5` a jitter for float32; validation MSE
-   of `w_λ` from a second pass over the validation chunks.
-4. The best λ refits on all rows: `G = (n_t G_t + n_v G_v)/N`, `b` likewise, same solve.
+   Gaussian x), `P = I` without the constant, `ε = 1e-5` a jitter for float32. Pass 2 (the
+   stream read again) gives the validation MSE `Σ_v (φ_vᵀw_λ − y_v)² / n_v` of every λ at once.
+4. The best λ refits on all rows: `(G/N, b/N)`, same solve.
 
 The multi-index table is built in NumPy at trace time from `x.shape[-1]` (static), where the
 feature count is checked against `hardnet.validation.max_bytes()`; `make(d=...)` checks it up
@@ -37,7 +41,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet import linalg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor
+from hardnet.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.learners.source import array_source, check_source, fold_rows
 
 NAME = "poly"
 BASES = ("hermite", "monomial")
@@ -117,6 +122,13 @@ def features(x: Array, degree: int, basis: str) -> Array:
     return out
 
 
+def is_validation(rows: Array, fraction: float) -> Array:
+    """Whether stream row r is a validation row: `⌊(r+1)·f⌋ > ⌊r·f⌋`, so that any N consecutive
+    rows from 0 hold `⌊N·f⌋` of them, evenly spread (on an i.i.d. stream, as good as random)."""
+    r = rows.astype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    return jnp.floor((r + 1) * fraction) > jnp.floor(r * fraction)
+
+
 def _chunks(x: Array, chunk: int) -> tuple[Array, Array]:
     """Rows padded to a multiple of `chunk` and reshaped `[steps, chunk, ...]`, with a mask."""
     num = x.shape[0]
@@ -176,19 +188,6 @@ def make(
         x = jnp.asarray(x)
         return x if x.dtype in (jnp.float32, jnp.float64) else x.astype(jnp.float32)
 
-    def gram(x: Array, y: Array, count: int) -> tuple[Array, Array]:
-        """`(Σ φφᵀ, Σ φ y)` over the rows, accumulated in chunks."""
-        xs, mask = _chunks(x, rows_per_chunk(x.shape[0], count))
-        ys = _chunks(y, xs.shape[1])[0]
-
-        def step(carry, blk):
-            xb, yb, mb = blk
-            phi = features(xb, degree, basis) * mb[:, None].astype(xb.dtype)
-            return (carry[0] + phi.T @ phi, carry[1] + phi.T @ yb), None
-
-        init = (jnp.zeros((count, count), x.dtype), jnp.zeros((count,), x.dtype))
-        return jax.lax.scan(step, init, (xs, ys, mask))[0]
-
     def solve(g: Array, b: Array, lam: Array) -> Array:
         """`(G + λ s P + ε s I)^{-1} b`, s = tr(G)/count (ridges are relative to the mean
         eigenvalue, so they mean the same in both bases), ε = JITTER keeps float32 Cholesky
@@ -214,6 +213,62 @@ def make(
         flat = x.reshape(-1, x.shape[-1])
         return predict_rows(w.astype(flat.dtype), flat).reshape(batch)
 
+    def fit_source(source: Source, num: int) -> Predictor:
+        """Steps 1–4 of the module docstring on rows `0 .. num` of `source`: two passes."""
+        d, dtype = check_source(NAME, source, min(num, 1))
+        dtype = dtype if dtype in (jnp.float32, jnp.float64) else jnp.float32
+        count = check_x(jax.ShapeDtypeStruct((1, d), dtype), "fit")
+        n_val = math.floor(val_fraction * num)
+        if not 1 <= n_val <= num - 1:
+            raise ValueError(
+                f"{NAME}.fit: val_fraction={val_fraction} of N={num} rows leaves {n_val} "
+                "validation rows; need at least 1 validation and 1 training row"
+            )
+        chunk_rows = rows_per_chunk(num, count)
+
+        def rows(x: Array, y: Array, row0: Array) -> tuple[Array, Array, Array]:
+            """Features, labels and the validation mask of a chunk (split by row index)."""
+            r = row0 + jnp.arange(x.shape[0], dtype=jnp.int32)
+            val = is_validation(r, val_fraction)
+            return features(x.astype(dtype), degree, basis), y.astype(dtype), val
+
+        def normal_equations(carry, x, y, row0):
+            g_all, b_all, g_val, b_val = carry
+            phi, y, val = rows(x, y, row0)
+            phi_val = phi * val[:, None].astype(dtype)
+            return (g_all + phi.T @ phi, b_all + phi.T @ y,
+                    g_val + phi_val.T @ phi, b_val + phi_val.T @ y)  # fmt: skip
+
+        zeros = (jnp.zeros((count, count), dtype), jnp.zeros((count,), dtype))
+        g_all, b_all, g_val, b_val = fold_rows(
+            source, 0, num, chunk_rows, normal_equations, zeros + zeros
+        )
+        n_tr = num - n_val
+        lams = jnp.asarray(ridge_grid, dtype)
+        g_tr, b_tr = (g_all - g_val) / n_tr, (b_all - b_val) / n_tr
+        weights = jax.lax.map(lambda lam: solve(g_tr, b_tr, lam), lams)  # [R, count]
+
+        def validation_error(sse, x, y, row0):
+            phi, y, val = rows(x, y, row0)
+            err = (phi @ weights.T - y[:, None]) ** 2
+            return sse + jnp.sum(err * val[:, None].astype(dtype), axis=0)
+
+        sse = fold_rows(source, 0, num, chunk_rows, validation_error, jnp.zeros_like(lams))
+        val_mse = sse / n_val
+        val_mse = jnp.where(jnp.isfinite(val_mse), val_mse, jnp.inf)
+        best = jnp.argmin(val_mse)
+        w = solve(g_all / num, b_all / num, lams[best])
+        # Safety net: should the refit on all rows fail numerically, keep the train-split fit.
+        w = jnp.where(jnp.all(jnp.isfinite(w)), w, weights[best])
+        info = {"val_mse": val_mse, "ridge": lams[best]}
+        return Predictor(state={"w": w}, info=info, apply=apply)
+
+    def with_monitor(predictor: Predictor, monitor: Monitor | None) -> Predictor:
+        if monitor is not None:
+            logged = monitor(predictor, None)
+            predictor.info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
+        return predictor
+
     def fit(
         key: Array,
         x: Array,
@@ -221,41 +276,26 @@ def make(
         budget: int | None = None,
         monitor: Monitor | None = None,
     ) -> Predictor:
+        """The rows in a random order (from `key`), then the streamed fit on them."""
         x, y = as_float(x), jnp.asarray(y)
         validation.check_xy(f"{NAME}.fit", x, y)
         if budget is not None:
             budget = validation.check_int("budget", budget, low=2)
             x, y = x[:budget], y[:budget]
-        count = check_x(x, "fit")
-        y = y.astype(x.dtype)
-        num = x.shape[0]
-        n_val = round(val_fraction * num)
-        if not 1 <= n_val <= num - 1:
-            raise ValueError(
-                f"{NAME}.fit: val_fraction={val_fraction} of N={num} rows leaves {n_val} "
-                "validation rows; need at least 1 validation and 1 training row"
-            )
-        n_tr = num - n_val
-        perm = jax.random.permutation(key, num)
-        xp, yp = x[perm], y[perm]
-        x_tr, y_tr, x_val, y_val = xp[:n_tr], yp[:n_tr], xp[n_tr:], yp[n_tr:]
-        g_tr, b_tr = gram(x_tr, y_tr, count)
-        g_val, b_val = gram(x_val, y_val, count)
-        lams = jnp.asarray(ridge_grid, x.dtype)
-        weights = jax.lax.map(lambda lam: solve(g_tr / n_tr, b_tr / n_tr, lam), lams)
-        val_pred = jax.vmap(predict_rows, in_axes=(0, None))(weights, x_val)
-        val_mse = jnp.mean((val_pred - y_val) ** 2, axis=-1)
-        val_mse = jnp.where(jnp.isfinite(val_mse), val_mse, jnp.inf)
-        best = jnp.argmin(val_mse)
-        w = solve((g_tr + g_val) / num, (b_tr + b_val) / num, lams[best])
-        # Safety net: should the refit on all rows fail numerically, keep the train-split fit.
-        w = jnp.where(jnp.all(jnp.isfinite(w)), w, weights[best])
-        info = {"val_mse": val_mse, "ridge": lams[best]}
-        predictor = Predictor(state={"w": w}, info=info, apply=apply)
-        if monitor is not None:
-            logged = monitor(predictor, None)
-            info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
-        return predictor
+        check_x(x, "fit")
+        perm = jax.random.permutation(key, x.shape[0])
+        source = array_source(x[perm], y[perm].astype(x.dtype))
+        return with_monitor(fit_source(source, x.shape[0]), monitor)
+
+    def fit_online(
+        key: Array, source: Source, budget: int, monitor: Monitor | None = None
+    ) -> Predictor:
+        """Rows `0 .. budget` of an i.i.d. stream, read twice (normal equations, then the
+        validation error); memory O(chunk × count + count²) whatever the budget. `key` is
+        unused: the split is by row index, which is random on an i.i.d. stream."""
+        del key
+        budget = validation.check_int("budget", budget, low=2)
+        return with_monitor(fit_source(source, budget), monitor)
 
     config = {
         "degree": degree,
@@ -267,12 +307,16 @@ def make(
     }
 
     def estimate(rows: int, d: int) -> tuple[float, float]:
-        """Features in chunks (`rows_per_chunk × count`), the normal equations and their
-        Cholesky factors (count², a few copies); flops: N·count² for the Gram matrix."""
+        """Features in chunks (`rows_per_chunk × count`, with the chunk's rows), the normal
+        equations (all rows and validation rows) and Cholesky factors (count², ~6 copies) and the
+        R ridge solutions; flops: 2·N·count² for the two Gram matrices, N·count·R for the
+        validation pass, R·count³ for the solves."""
         count = feature_count(d, degree)
         chunk_rows = rows_per_chunk(rows, count)
-        return 4.0 * (2 * chunk_rows * count + 4 * count * count), rows * count * count + count**3
+        ridges = len(ridge_grid)
+        work = 4.0 * (chunk_rows * (2 * count + d + ridges) + 6 * count * count + ridges * count)
+        return work, 2.0 * rows * count * count + rows * count * ridges + ridges * count**3
 
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=None, vmappable=True, estimate=estimate
+        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
     )

@@ -22,12 +22,14 @@ so to vmap over batched params build the learner inside the vmapped function:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from hardnet import validation
-from hardnet.base import Array, Instance, Learner, Monitor, Params, Predictor
+from hardnet.base import Array, FitFn, Instance, Learner, Monitor, Params, Predictor, Source
 
 
 def _check_instance(where: str, instance: object) -> Instance:
@@ -97,7 +99,9 @@ def make_oracle(instance: Instance | None = None, params: Params = None) -> Lear
         return _with_monitor(Predictor(state=params, info={}, apply=instance.apply), monitor)
 
     config = {"instance": instance.id}
-    return Learner(name="oracle", config=config, fit=fit, fit_online=None, vmappable=True)
+    return Learner(
+        name="oracle", config=config, fit=fit, fit_online=_reads_nothing(fit), vmappable=True
+    )
 
 
 def make_trivial(
@@ -151,4 +155,19 @@ def make_trivial(
         return _with_monitor(Predictor(state=draw(key), info={}, apply=apply), monitor)
 
     config = {"instance": instance.id, "draws": draws, "chunk": chunk}
-    return Learner(name="trivial", config=config, fit=fit, fit_online=None, vmappable=True)
+    return Learner(
+        name="trivial", config=config, fit=fit, fit_online=_reads_nothing(fit), vmappable=True
+    )
+
+
+def _reads_nothing(fit: FitFn) -> Callable[..., Predictor]:
+    """`fit_online` of a learner that ignores its data: it reads one row of the stream (for the
+    shape check), so a benchmark cell at any budget costs it nothing."""
+
+    def fit_online(
+        key: Array, source: Source, budget: int, monitor: Monitor | None = None
+    ) -> Predictor:
+        del budget
+        return fit(key, *source(jnp.zeros((), jnp.int32), 1), monitor=monitor)
+
+    return fit_online

@@ -47,6 +47,7 @@ fails the fit test (it finds no usable structure).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -54,8 +55,9 @@ import optax
 from jax.scipy.stats import norm
 
 from hardnet import linalg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor
+from hardnet.base import Array, Learner, Monitor, Predictor, Source
 from hardnet.learners import hermite
+from hardnet.learners.source import array_source, check_source
 
 NAME = "tensor"
 MAX_M = 32  # projected tensors are m^4 floats
@@ -272,22 +274,36 @@ def make(
         "log_every": log_every,
     }
 
-    def moments_init(key: Array, x: Array, y: Array) -> tuple[dict[str, Array], dict[str, Array]]:
-        """Steps 0–5: the method-of-moments estimate and its diagnostics."""
-        n, d = x.shape
+    def moments_init(
+        key: Array, source: Source, n: int, d: int
+    ) -> tuple[dict[str, Array], dict[str, Array]]:
+        """Steps 0–5 on rows `0 .. n` of `source`: the method-of-moments estimate and its
+        diagnostics. Four passes over the stream (first moments, M2, projected tensors, the
+        output offsets); memory O(chunk · d + d² + m⁴)."""
+        dtype = jnp.float32
         units = m if m is not None else min(d, m_max)
         if units > d:
             raise ValueError(f"{NAME}: m must be <= d = {d} (input dimension), got m={units}")
         n1 = round(split * n)
         if n1 < 2 or n - n1 < 2:
             raise ValueError(f"{NAME}: split={split} leaves fewer than 2 rows in a part (N={n})")
-        x1, y1, x2, y2 = x[:n1], y[:n1], x[n1:], y[n1:]
-        mean1, t1_1 = hermite.first_moments(x1, y1, chunk)
-        mean2, t1_2 = hermite.first_moments(x2, y2, chunk)
+        mean1, t1_1 = hermite.source_mean(hermite.first_moment_sums, source, 0, n1, chunk)
+        mean2, t1_2 = hermite.source_mean(hermite.first_moment_sums, source, n1, n, chunk)
         t1 = (n1 * t1_1 + (n - n1) * t1_2) / n
 
+        def residuals(mean: Array, t1_other: Array, project: Array | None = None) -> Source:
+            """The stream with targets `y − ȳ − ⟨T̂1, x⟩` (the control variate of step 0) and
+            inputs projected on `project` where given."""
+
+            def read(start: Array, num: int) -> tuple[Array, Array]:
+                xc, yc = source(start, num)
+                target = yc - mean - xc @ t1_other
+                return (xc if project is None else xc @ project), target
+
+            return read
+
         # 1. subspace
-        m2 = hermite.m2(x1, y1 - mean2 - x1 @ t1_2, chunk)
+        m2 = hermite.source_mean(hermite.m2_sums, residuals(mean2, t1_2), 0, n1, chunk)
         evals, evecs = linalg.eigh(m2)
         order = jnp.argsort(-jnp.abs(evals))
         s = jnp.abs(evals[order])
@@ -300,14 +316,14 @@ def make(
         else:
             rank = jnp.asarray(units)
             gap = ratios[units - 1] if units < d else jnp.asarray(jnp.inf)
-        mask = (jnp.arange(units) < rank).astype(x.dtype)
+        mask = (jnp.arange(units) < rank).astype(dtype)
 
         # 2. projected tensors from the other part
-        z2 = x2 @ u
-        _, t2p, t3p, t4p = hermite.projected_tensors(z2, y2 - mean1 - x2 @ t1_1, chunk)
+        raw = hermite.source_mean(hermite.raw_moment_sums, residuals(mean1, t1_1, u), n1, n, chunk)
+        _, t2p, t3p, t4p = hermite.hermite_tensors(*raw)
 
         # 3. Jennrich: `tries` random pencils (T4, T4), (T3, T3), (T3, T2); keep the best fit
-        g = jax.random.normal(key, (tries, 6, units), x.dtype)
+        g = jax.random.normal(key, (tries, 6, units), dtype)
         cands = []
         for r in range(tries):
             al, be, al2, be2, ga, ga2 = g[r]
@@ -328,7 +344,7 @@ def make(
             lam2 = _coefficients(t2p, v, 2, active)
             lam3 = _coefficients(t3p, v, 3, active)
             lam4 = _coefficients(t4p, v, 4, active)
-            act = active.astype(x.dtype)
+            act = active.astype(dtype)
             vr = v * act + jnp.eye(units) * (1 - act)  # keep the solve well-posed on masked units
             gram = vr.T @ vr
             t1_coef = linalg.solve(gram + 1e-4 * jnp.eye(units), vr.T @ (u.T @ t1)) * act
@@ -339,12 +355,17 @@ def make(
             w = u @ v
             w = w / (jnp.linalg.norm(w, axis=0, keepdims=True) + 1e-30)
             cond = linalg.singular_values(v * act[None, :] + jnp.diag(1 - act))[-1]
-            state = {"W": w, "a": a, "b": b, "c": jnp.zeros((), x.dtype)}
-            state["c"] = jnp.mean(y - _apply(state, x))
+            state = {"W": w, "a": a, "b": b, "c": jnp.zeros((), dtype)}
             lams = {"lambda2": lam2, "lambda3": lam3, "lambda4": lam4, "cond": cond}
             return state, lams
 
         states, lams = jax.vmap(from_directions)(v_all, act_all)
+        # output offsets c = mean residual over all rows, every start in one pass
+        offsets = hermite.source_mean(
+            lambda xc, yc: jnp.sum(yc - jax.vmap(_apply, in_axes=(0, None))(states, xc), -1),
+            source, 0, n, chunk,
+        )  # fmt: skip
+        states = {**states, "c": offsets}
         info = {
             "m2_eigenvalues": evals[order],
             "eigengap": gap,
@@ -361,36 +382,42 @@ def make(
         }
         return states, info
 
-    def fit(
+    def fit_source(
         key: Array,
-        x: Array,
-        y: Array,
-        budget: int | None = None,
-        monitor: Monitor | None = None,
+        source: Source,
+        n: int,
+        steps: int,
+        monitor: Monitor | None,
+        minibatch: Callable[[Array, int], tuple[Array, Array]],
     ) -> Predictor:
-        validation.check_xy(NAME, x, y)
-        steps = refine_steps if budget is None else validation.check_int("budget", budget, low=0)
-        x = x.astype(jnp.float32)
-        y = y.astype(jnp.float32)
-        states, info = moments_init(key, x, y)
-        n = x.shape[0]
+        """Steps 0–6 on rows `0 .. n` of `source`; `minibatch(t, batch)` gives the rows of Adam
+        step t (`refine_batch < n`). Every full-data quantity (offsets, losses, Var y) is a
+        streamed pass, so memory is O(chunk · d + lm_rows · P) whatever n."""
+        d, _ = check_source(NAME, source, 1)
+        states, info = moments_init(key, source, n, d)
+        dtype = jnp.float32
         batch = n if refine_batch is None else min(refine_batch, n)
-        refine_key = jax.random.fold_in(key, 1)
         opt = optax.adam(refine_lr)
         rows = min(lm_rows, n)
 
-        def loss(p, act, xb=x, yb=y):
+        def sse(p, act, xb, yb):
             p = {**p, "a": p["a"] * act}
-            return jnp.mean((_apply(p, xb) - yb) ** 2)
+            return jnp.sum((_apply(p, xb) - yb.astype(dtype)) ** 2)
+
+        def loss(p, act):
+            """The mean squared error over all n rows (a streamed pass)."""
+            return hermite.source_mean(lambda xc, yc: sse(p, act, xc, yc), source, 0, n, chunk)
+
+        def value_and_grad(p, act, t):
+            if batch == n:  # full batch: value and gradient summed over chunks of the stream
+                stat = lambda xc, yc: jax.value_and_grad(sse)(p, act, xc, yc)
+                return hermite.source_mean(stat, source, 0, n, chunk)
+            value, grads = jax.value_and_grad(sse)(p, act, *minibatch(t, batch))
+            return value / batch, jax.tree.map(lambda g: g / batch, grads)
 
         def step(carry, t, act, frozen=False):
             p, o = carry
-            if batch == n:
-                xb, yb = x, y
-            else:
-                idx = jax.random.randint(jax.random.fold_in(refine_key, t), (batch,), 0, n)
-                xb, yb = x[idx], y[idx]
-            value, grads = jax.value_and_grad(loss)(p, act, xb, yb)
+            value, grads = value_and_grad(p, act, t)
             if frozen:  # directions fixed, fit a, b, c
                 grads = {**grads, "W": jnp.zeros_like(grads["W"])}
             updates, o = opt.update(grads, o, p)
@@ -401,16 +428,17 @@ def make(
             finite0 = jnp.all(jnp.array([jnp.all(jnp.isfinite(t)) for t in jax.tree.leaves(state)]))
             # NaNs do not propagate into the refinement: fall back to a zero network
             safe = jax.tree.map(lambda t: jnp.where(finite0, t, jnp.zeros_like(t)), state)
-            safe["W"] = jnp.where(finite0, safe["W"], jnp.eye(x.shape[1], state["W"].shape[1]))
+            safe["W"] = jnp.where(finite0, safe["W"], jnp.eye(d, state["W"].shape[1]))
             frozen = functools.partial(step, act=act, frozen=True)
             carry, _ = jax.lax.scan(frozen, (safe, opt.init(safe)), -1 - jnp.arange(freeze_steps))
             p0 = carry[0]
-            p, lm_losses = p0, jnp.zeros((0,), x.dtype)
+            p, lm_losses = p0, jnp.zeros((0,), dtype)
             if lm_steps:
-                p, lm_losses = _lm_refine(p0, x[:rows], y[:rows], act, lm_steps)
+                x_lm, y_lm = source(jnp.zeros((), jnp.int32), rows)
+                p, lm_losses = _lm_refine(p0, x_lm.astype(dtype), y_lm.astype(dtype), act, lm_steps)
             return p0, p, lm_losses, loss(p, act), finite0
 
-        acts = info.pop("start_active").astype(x.dtype)
+        acts = info.pop("start_active").astype(dtype)
         conds = info.pop("start_cond")
         p0s, ps, lm_all, final, finite_all = jax.vmap(polish)(states, acts)
         pick = jnp.argmin(jnp.where(jnp.isfinite(final), final, jnp.inf))
@@ -451,7 +479,10 @@ def make(
             "start_losses": final,
         }
 
-        var_y = jnp.var(y)
+        mean_y = hermite.source_mean(lambda xc, yc: jnp.sum(yc.astype(dtype)), source, 0, n, chunk)
+        var_y = hermite.source_mean(
+            lambda xc, yc: jnp.sum((yc.astype(dtype) - mean_y) ** 2), source, 0, n, chunk
+        )
         fit_ratio = loss(params, active) / jnp.where(var_y > 0, var_y, 1.0)
         finite = finite0 & jnp.all(
             jnp.array([jnp.all(jnp.isfinite(t)) for t in jax.tree.leaves(params)])
@@ -476,6 +507,41 @@ def make(
         }
         return Predictor(state=params, info=info, apply=_apply)
 
+    def fit(
+        key: Array,
+        x: Array,
+        y: Array,
+        budget: int | None = None,
+        monitor: Monitor | None = None,
+    ) -> Predictor:
+        """Steps 0–6 on the rows of (x, y); `budget` = Adam refinement steps (default
+        `refine_steps`); minibatches are rows drawn with replacement."""
+        validation.check_xy(NAME, x, y)
+        steps = refine_steps if budget is None else validation.check_int("budget", budget, low=0)
+        x, y = x.astype(jnp.float32), y.astype(jnp.float32)
+        refine_key = jax.random.fold_in(key, 1)
+
+        def minibatch(t: Array, batch: int) -> tuple[Array, Array]:
+            idx = jax.random.randint(jax.random.fold_in(refine_key, t), (batch,), 0, x.shape[0])
+            return x[idx], y[idx]
+
+        return fit_source(key, array_source(x, y), x.shape[0], steps, monitor, minibatch)
+
+    def fit_online(
+        key: Array, source: Source, budget: int, monitor: Monitor | None = None
+    ) -> Predictor:
+        """Steps 0–6 on rows `0 .. budget` of an i.i.d. stream, read again for every pass;
+        `refine_steps` Adam steps, each on `refine_batch` consecutive rows from a random offset
+        (on an i.i.d. stream, a random minibatch)."""
+        budget = validation.check_int("budget", budget, low=4)
+        refine_key = jax.random.fold_in(key, 1)
+
+        def minibatch(t: Array, batch: int) -> tuple[Array, Array]:
+            start = jax.random.randint(jax.random.fold_in(refine_key, t), (), 0, budget - batch + 1)
+            return source(start, batch)
+
+        return fit_source(key, source, budget, refine_steps, monitor, minibatch)
+
     def estimate(rows: int, d: int) -> tuple[float, float]:
         """M2 (d², with its eigendecomposition), projected rows in chunks, the projected
         tensors (m⁴), and the Levenberg-Marquardt Jacobian on `lm_rows` rows (P = m(d+2)+1
@@ -490,5 +556,5 @@ def make(
         return work, flops
 
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=None, vmappable=True, estimate=estimate
+        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
     )
