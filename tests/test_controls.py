@@ -190,4 +190,4 @@ def test_gf2_vmaps_and_refuses_large_systems():
     with pytest.raises(ValueError, match="max_bytes"):
         gf2.make(public=Public.of(inst), max_bytes=64)
     with pytest.raises(ValueError, match="max_bytes"):
-        gf2.make(public=Public.of(inst), max_bytes=200).fit(None, x[0], y[0])
+        gf2.make(public=Public.of(inst), max_bytes=400, chunk=8).fit(None, x[0], y[0])

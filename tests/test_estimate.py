@@ -57,7 +57,7 @@ def test_plan_totals_and_refusal():
     assert plan["totals"]["cells"] == 1 and plan["totals"]["over_budget"] == 0
     assert estimate.over_budget(plan) is None
     (cell,) = plan["cells"]
-    assert cell["num_runs"] == 4 and not cell["streamed"] and cell["est_flops"] > 0
+    assert cell["num_runs"] == 4 and cell["streamed"] and cell["est_flops"] > 0
     small = estimate.make_plan(cells, memory_budget=2**20)
     message = estimate.over_budget(small)
     assert message.startswith(f"cell {cells[0].cell_id} needs an estimated")

@@ -26,10 +26,29 @@ centres (training rows, or landmarks), coefficients, bandwidth and label offset;
 chosen ridge (relative and absolute), the validation MSE of every grid point, the kernel scale,
 bandwidth, training MSE of the refit and whether Nyström was used; a `monitor` is evaluated once,
 on the final predictor (one log point).
+
+Streamed, `fit_online(key, source, N)` on rows `0 .. N` of an i.i.d. stream (`hardnet.base.Source`):
+up to `exact_max` rows (and `solver != "nystrom"`) it is `fit` on `source(0, N)`. Above, the rows
+are never held: every pass reads them again from the source in chunks of `tile` rows
+(`solvers.Rows`), memory O(tile · M + M²) whatever N, and
+
+1. the split is by row index: row r validates iff `⌊(r+1)·f⌋ > ⌊r·f⌋` (f = `val_fraction`, the
+   rule of `poly.is_validation`; ⌊f·N⌋ rows spread evenly, a random split on an i.i.d. stream),
+   applied as 0/1 row weights `w_i` inside each chunk;
+2. the landmarks are the first M training rows of the stream and the bandwidth's median
+   heuristic uses its first `bandwidth_subsample` rows; the kernel scale `s = (1/N) Σ k(x_i, x_i)`
+   is one pass (none for RBF and Laplace, where k(x, x) = 1);
+3. as steps 2–3 above, with sums over the rows weighted by `w_i`: the training mean is one pass,
+   the grid solve `cg_iters + 1` kernel passes (one with `nystrom_gram`), the validation MSE of
+   every ridge one, the refit on all rows `cg_iters + 1` more (one), the training MSE one.
+
+The Nyström path of `fit` is the same code on the sample in memory (`array_source`, the split a
+range of rows): both read `solvers.Rows`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -37,8 +56,11 @@ import jax
 import jax.numpy as jnp
 
 from hardnet import validation
-from hardnet.base import Array, Learner, Monitor, Predictor
+from hardnet.base import Array, Learner, Monitor, Predictor, Source
 from hardnet.learners import kernels, solvers
+from hardnet.learners.poly import is_validation
+from hardnet.learners.solvers import KernelFn, Rows
+from hardnet.learners.source import array_source, check_source
 
 NAME = "kernel"
 DEFAULT_RIDGES = (1e-6, 3e-5, 1e-3, 3e-2, 1.0)
@@ -53,6 +75,12 @@ def _check_ridges(ridges: Sequence[float]) -> tuple[float, ...]:
         validation.check_float(f"ridges[{i}]", r, low=0.0, low_open=True)
         for i, r in enumerate(ridges)
     )
+
+
+def _head_rows(landmarks: int, val_fraction: float) -> int:
+    """Leading rows of a stream that hold at least `landmarks` training rows (about a fraction
+    `1 − val_fraction` of any prefix is training rows), with a margin of two rows."""
+    return math.ceil((landmarks + 1) / (1 - val_fraction)) + 1
 
 
 def _check_x64(dtype: str) -> None:
@@ -119,6 +147,77 @@ def make(
         out = solvers.kernel_apply(kfn, x, centers, state["coef"], tile) + state["offset"]
         return out.reshape(batch)
 
+    def nystrom_at(num: int) -> bool:
+        """Whether a fit on `num` rows uses Nyström (refusing `solver='exact'` above
+        `exact_max`)."""
+        if solver == "exact" and num > exact_max:
+            raise ValueError(
+                f"{NAME}: solver='exact' refuses N={num} > exact_max={exact_max} "
+                "(use solver='auto' or 'nystrom', or raise exact_max)"
+            )
+        return solver == "nystrom" or (solver == "auto" and num > exact_max)
+
+    def bandwidth_of(key: Array, x: Array) -> Array:
+        """The given bandwidth, or the median heuristic on (a subsample of) the rows x."""
+        if bandwidth is not None:
+            return jnp.asarray(bandwidth, dtype)
+        if kernel in kernels.DISTANCE_KERNELS:
+            return kernels.median_bandwidth(key, x, bandwidth_subsample).astype(dtype)
+        return jnp.asarray(0.0, dtype)  # unused by the ReLU kernels
+
+    def best_ridge(val_mse: Array) -> Array:
+        return jnp.argmin(jnp.where(jnp.isnan(val_mse), jnp.inf, val_mse))
+
+    def nystrom_fit(
+        kfn: KernelFn, centers: Array, scale: Array, train: Rows, val: Rows, full: Rows
+    ) -> dict[str, Array]:
+        """Steps 2–3 with Nyström on three row sets of one source (the training split, the
+        validation split, all rows): `2·cg_iters + 4` kernel passes over the rows, none held."""
+        lams = jnp.asarray(ridges, dtype) * scale
+        eps = jitter * scale * centers.shape[0]
+
+        def solve(rows: Rows, count: Array, offset: Array, lam: Array) -> Array:
+            return solvers.falkon(
+                kfn, rows, count, offset, centers, lam, cg_iters, eps, nystrom_gram
+            )
+
+        n_tr, sum_tr = solvers.label_sums(train)
+        mean_tr = sum_tr / jnp.maximum(n_tr, 1.0)
+        alphas = solve(train, n_tr, mean_tr, lams)  # [M, R]
+        sse_val, n_val, sum_val = solvers.residual_sums(kfn, val, centers, alphas, mean_tr)
+        val_mse = sse_val / jnp.maximum(n_val, 1.0)
+        best = best_ridge(val_mse)
+        num = n_tr + n_val
+        mean_all = (sum_tr + sum_val) / num
+        coef = solve(full, num, mean_all, lams[best][None])  # [M, 1]
+        sse_all = solvers.residual_sums(kfn, full, centers, coef, mean_all)[0]
+        return dict(centers=centers, coef=coef[:, 0], offset=mean_all, best=best,
+                    val_mse=val_mse, train_mse=sse_all[0] / num)  # fmt: skip
+
+    def finish(
+        fitted: dict[str, Array], h: Array, scale: Array, nystrom: bool, monitor: Monitor | None
+    ) -> Predictor:
+        """The predictor and its `info`; a `monitor` is evaluated once, on the final predictor."""
+        grid = jnp.asarray(ridges, dtype)
+        best = fitted["best"]
+        state = {"centers": fitted["centers"], "coef": fitted["coef"], "bandwidth": h,
+                 "offset": fitted["offset"]}  # fmt: skip
+        info = {
+            "ridge": grid[best],
+            "ridge_abs": grid[best] * scale,
+            "ridges": grid,
+            "val_mse": fitted["val_mse"],
+            "train_mse": fitted["train_mse"],
+            "kernel_scale": scale,
+            "bandwidth": h,
+            "nystrom": jnp.asarray(nystrom),
+        }
+        predictor = Predictor(state=state, info=info, apply=apply)
+        if monitor is not None:
+            logged = monitor(predictor, None)
+            info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
+        return predictor
+
     def fit(
         key: Array, x: Array, y: Array, budget: int | None = None, monitor: Monitor | None = None
     ) -> Predictor:
@@ -133,87 +232,104 @@ def make(
         n_tr = num - n_val
         if n_tr < 1:
             raise ValueError(f"{NAME}: N={num} rows leave no training rows at {val_fraction=}")
-        nystrom = solver == "nystrom" or (solver == "auto" and num > exact_max)
-        if solver == "exact" and num > exact_max:
-            raise ValueError(
-                f"{NAME}: solver='exact' refuses N={num} > exact_max={exact_max} "
-                "(use solver='auto' or 'nystrom', or raise exact_max)"
-            )
+        nystrom = nystrom_at(num)
         if not nystrom:
             validation.check_fits(f"{NAME}: exact kernel matrices ({num}²)", 3 * num**2, itemsize)
 
         k_perm, k_bw = jax.random.split(key)
         perm = jax.random.permutation(k_perm, num)
         x, y = x[perm], y[perm]  # rows [:n_val] validate, rows [n_val:] train
-        x_val, y_val, x_tr, y_tr = x[:n_val], y[:n_val], x[n_val:], y[n_val:]
-        if bandwidth is not None:
-            h = jnp.asarray(bandwidth, dtype)
-        elif kernel in kernels.DISTANCE_KERNELS:
-            h = kernels.median_bandwidth(k_bw, x, bandwidth_subsample).astype(dtype)
-        else:
-            h = jnp.asarray(0.0, dtype)  # unused by the ReLU kernels
+        h = bandwidth_of(k_bw, x)
         kfn = lambda a, b: kfn_h(a, b, h)
         scale = jnp.mean(diag_h(x, h))
-        grid = jnp.asarray(ridges, dtype)
-        lams = grid * scale
+
+        if nystrom:
+            rows = lambda start, stop: Rows(array_source(x, y), start, stop, tile, dtype)
+            # the landmarks: the first M training rows, a random subset of the training split
+            centers = x[n_val : n_val + min(landmarks, n_tr)]
+            fitted = nystrom_fit(
+                kfn, centers, scale, rows(n_val, num), rows(0, n_val), rows(0, num)
+            )
+            return finish(fitted, h, scale, True, monitor)
+
+        y_val, y_tr = y[:n_val], y[n_val:]
+        lams = jnp.asarray(ridges, dtype) * scale
         mean_tr, mean_all = jnp.mean(y_tr), jnp.mean(y)
-
-        if nystrom:
-            m = min(landmarks, n_tr)
-            centers = x_tr[:m]  # a uniform random subset of the training split
-            eps = jitter * scale * m
-
-            def solve(xs, ys, lam):
-                return solvers.falkon(kfn, xs, ys, centers, lam, cg_iters, tile, eps, nystrom_gram)
-
-            alphas = solve(x_tr, y_tr - mean_tr, lams)  # [M, R]
-            val_pred = solvers.kernel_apply(kfn, x_val, centers, alphas, tile).T  # [R, n_val]
-        else:
-            kmat = kfn(x, x)
-            k_tr, k_vt = kmat[n_val:, n_val:], kmat[:n_val, n_val:]
-            shift = lambda lam, n: lam * n + jitter * scale
-            alphas = jax.lax.map(
-                lambda lam: solvers.exact_solve(k_tr, y_tr - mean_tr, shift(lam, n_tr)), lams
-            )  # [R, n_tr]
-            val_pred = alphas @ k_vt.T  # [R, n_val]
+        kmat = kfn(x, x)
+        k_tr, k_vt = kmat[n_val:, n_val:], kmat[:n_val, n_val:]
+        shift = lambda lam, n: lam * n + jitter * scale
+        alphas = jax.lax.map(
+            lambda lam: solvers.exact_solve(k_tr, y_tr - mean_tr, shift(lam, n_tr)), lams
+        )  # [R, n_tr]
+        val_pred = alphas @ k_vt.T  # [R, n_val]
         val_mse = jnp.mean((val_pred + mean_tr - y_val[None, :]) ** 2, axis=1)
-        best = jnp.argmin(jnp.where(jnp.isnan(val_mse), jnp.inf, val_mse))
-        lam = lams[best]
-        if nystrom:
-            coef = solve(x, y - mean_all, lam[None])[:, 0]
-            train_pred = solvers.kernel_apply(kfn, x, centers, coef, tile)
+        best = best_ridge(val_mse)
+        coef = solvers.exact_solve(kmat, y - mean_all, shift(lams[best], num))
+        fitted = dict(centers=x, coef=coef, offset=mean_all, best=best, val_mse=val_mse,
+                      train_mse=jnp.mean((kmat @ coef + mean_all - y) ** 2))  # fmt: skip
+        return finish(fitted, h, scale, False, monitor)
+
+    def fit_online(
+        key: Array, source: Source, budget: int, monitor: Monitor | None = None
+    ) -> Predictor:
+        """Rows `0 .. budget` of an i.i.d. stream (module docstring, "Streamed"): `fit` on
+        `source(0, budget)` up to `exact_max` rows, else Nyström reading the stream again at
+        every pass, memory O(tile·M + M²) whatever the budget."""
+        _check_x64(dtype)
+        budget = validation.check_int("budget", budget, low=2)
+        check_source(NAME, source, 1)
+        start = jnp.zeros((), jnp.int32)
+        if not nystrom_at(budget):
+            return fit(key, *source(start, budget), monitor=monitor)
+        n_val = math.floor(val_fraction * budget)  # is_validation marks about this many rows
+        if not 1 <= n_val <= budget - 1:
+            raise ValueError(
+                f"{NAME}: val_fraction={val_fraction} of N={budget} rows leaves {n_val} "
+                "validation rows; need at least 1 validation and 1 training row"
+            )
+        m = min(landmarks, budget - n_val)
+        head = min(budget, max(bandwidth_subsample, _head_rows(m, val_fraction)))
+        x_head = source(start, head)[0].astype(dtype)
+        in_val = is_validation(jnp.arange(head, dtype=jnp.int32), val_fraction)
+        centers = x_head[jnp.argsort(in_val.astype(jnp.int32), stable=True)[:m]]
+        h = bandwidth_of(jax.random.split(key)[1], x_head[: min(bandwidth_subsample, budget)])
+        kfn = lambda a, b: kfn_h(a, b, h)
+        full = Rows(source, 0, budget, tile, dtype)
+        if kernel in kernels.DISTANCE_KERNELS:
+            scale = jnp.asarray(1.0, dtype)  # k(x, x) = 1
         else:
-            centers = x
-            coef = solvers.exact_solve(kmat, y - mean_all, shift(lam, num))
-            train_pred = kmat @ coef
-        state = {"centers": centers, "coef": coef, "bandwidth": h, "offset": mean_all}
-        info = {
-            "ridge": grid[best],
-            "ridge_abs": lam,
-            "ridges": grid,
-            "val_mse": val_mse,
-            "train_mse": jnp.mean((train_pred + mean_all - y) ** 2),
-            "kernel_scale": scale,
-            "bandwidth": h,
-            "nystrom": jnp.asarray(nystrom),
-        }
-        predictor = Predictor(state=state, info=info, apply=apply)
-        if monitor is not None:
-            logged = monitor(predictor, None)
-            info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
-        return predictor
+            step = lambda acc, x, y, w: acc + w @ diag_h(x, h)
+            scale = full.fold(step, jnp.zeros((), dtype)) / budget
+        train = dataclasses.replace(full, weight=lambda r: ~is_validation(r, val_fraction))
+        val = dataclasses.replace(full, weight=lambda r: is_validation(r, val_fraction))
+        fitted = nystrom_fit(kfn, centers, scale, train, val, full)
+        return finish(fitted, h, scale, True, monitor)
 
     def estimate(rows: int, d: int) -> tuple[float, float]:
         """Exact: the kernel matrix of the training rows and its Cholesky factor (and a copy
-        per ridge on the validation split), N³/3 flops per ridge. Nyström: M² matrices and
-        row tiles of K_nM, `cg_iters` passes of N·M kernel entries."""
+        per ridge on the validation split), N³/3 flops per ridge, and the rows themselves.
+        Nyström (streamed): M² matrices (K_MM, its factor, T Tᵀ, a factor per ridge), chunks
+        of `tile` rows and their K_nM block, the first rows for the landmarks and bandwidth; no
+        term in N. Flops: `2·cg_iters + 4` passes of N·M kernel entries and products with the
+        R ridge columns (4 passes and two N·M² Gram accumulations with `nystrom_gram`), the M³
+        factorizations and the CG steps' M²·R triangular solves."""
         n_tr = rows - max(1, round(val_fraction * rows))
         if solver == "exact" or (solver == "auto" and rows <= exact_max):
             return 4.0 * (3 * n_tr * n_tr + rows * d), len(ridges) * n_tr**3 / 3 + n_tr**2 * d
-        m = min(landmarks, rows)
-        work = 4.0 * (6 * m * m + 3 * tile * m + rows * d)
-        return work, (cg_iters + 2) * rows * m * (d + 2 * len(ridges)) + m**3
+        num_r = len(ridges)
+        m = min(landmarks, rows - max(1, math.floor(val_fraction * rows)))
+        chunk = min(tile, rows)
+        head = min(rows, max(bandwidth_subsample, _head_rows(m, val_fraction)))
+        median = 3 * min(bandwidth_subsample, rows) ** 2 if bandwidth is None else 0
+        work = itemsize * (
+            (5 + 2 * num_r) * m * m + 3 * chunk * m + 2 * chunk * (d + 1 + num_r) + head * d
+            + 8 * m * num_r + median
+        )  # fmt: skip
+        passes = 4 if nystrom_gram else 2 * cg_iters + 4
+        flops = passes * rows * m * (2 * d + 4 * num_r) + 4 * rows * d
+        flops += (4 * rows * m * m if nystrom_gram else 0) + (num_r + 2) * m**3
+        return work, flops + 16 * cg_iters * num_r * m * m
 
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=None, vmappable=True, estimate=estimate
+        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
     )

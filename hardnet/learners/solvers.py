@@ -1,36 +1,73 @@
 """Kernel ridge solvers: exact (Cholesky) and Nyström with a preconditioned conjugate gradient
 (FALKON: Rudi, Carratino & Rosasco, "FALKON: An optimal large scale kernel method", NeurIPS 2017,
-Alg. 1), with kernel blocks computed in row tiles.
+Alg. 1), with kernel blocks computed in row chunks read from a `Rows` description.
 
-Ridge convention (both solvers), for training set `(x_i, y_i)_{i≤N}` and ridge λ (absolute):
+Ridge convention (both solvers), for training rows `(x_i, y_i)` with weights `w_i ∈ {0, 1}`,
+`N = Σ w_i`, labels centred by an offset `c`, and ridge λ (absolute):
 
-    exact:    (K + λ N I) α = y,                     f(x) = K(x, X) α
-    Nyström:  (K_nMᵀ K_nM + λ N K_MM) α = K_nMᵀ y,   f(x) = K(x, C) α   (C: M landmarks)
+    exact:    (K + λ N I) α = y − c,                          g(x) = K(x, X) α
+    Nyström:  (K_nMᵀ W K_nM + λ N K_MM) α = K_nMᵀ W (y − c),    g(x) = K(x, C) α  (C: M landmarks)
 
-i.e. the minimizers of `(1/N) Σ (f(x_i) − y_i)² + λ ‖f‖²_H` over the RKHS, resp. over the span of
-the landmarks. FALKON preconditioner: `T = chol(K_MM + εMI)` (upper, `TᵀT = K_MM + εMI`),
-`A = chol(T Tᵀ/M + λ I)`, `B = T⁻¹A⁻¹`; CG runs a fixed number of iterations on
-`Bᵀ(K_nMᵀK_nM/N + λ K_MM)B β = Bᵀ K_nMᵀ y / N`, and `α = B β`. As in FALKON, `Bᵀ λ K_MM B` is
-applied as `λ A⁻ᵀA⁻¹`, i.e. K_MM is replaced by `K_MM + εM I`: the jitter also adds `λεM‖α‖²`
-to the penalty (it truncates the landmark basis at eigenvalue ~εM). Applying the jitter-free
-K_MM instead was tried once and was unstable in float32 on an RBF problem. The products
-`K_nMᵀ(K_nM v)` are accumulated over row tiles in `lax.scan`, so memory is O(tile·M + M²), never
-O(N²) or O(N·M). Several ridges are solved at once as columns (one kernel evaluation per tile
-and iteration).
+and `f = g + c`, with `W = diag(w)`: the minimizers of `(1/N) Σ w_i (g(x_i) − (y_i − c))² +
+λ ‖g‖²_H` over the RKHS, resp. over the span of the landmarks. FALKON preconditioner:
+`T = chol(K_MM + εMI)` (upper, `TᵀT = K_MM + εMI`), `A = chol(T Tᵀ/M + λ I)`, `B = T⁻¹A⁻¹`; CG
+runs a fixed number of iterations on `Bᵀ(K_nMᵀWK_nM/N + λ K_MM)B β = Bᵀ K_nMᵀ W (y − c) / N`,
+and `α = B β`. As in FALKON, `Bᵀ λ K_MM B` is applied as `λ A⁻ᵀA⁻¹`, i.e. K_MM is replaced by
+`K_MM + εM I`: the jitter also adds `λεM‖α‖²` to the penalty (it truncates the landmark basis at
+eigenvalue ~εM). Applying the jitter-free K_MM instead was tried once and was unstable in
+float32 on an RBF problem.
+
+The rows are never held at once: every product `K_nMᵀ W (K_nM v)` reads them again, chunk by
+chunk, through `Rows.fold` (`hardnet.learners.source.fold_rows`), so memory is O(chunk·M + M²),
+never O(N²), O(N·M) or O(N·d). A sample in memory is `Rows(array_source(x, y), ...)`; a data
+stream is read again at every pass (its rows are redrawn from their keys), a split of it is a
+weight (a mask from the row index). Several ridges are solved at once as columns (one kernel
+evaluation per chunk and iteration).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from hardnet import linalg
-from hardnet.base import Array
+from hardnet.base import Array, Source
+from hardnet.learners.source import fold_rows
 
 KernelFn = Callable[[Array, Array], Array]  # (x1[N1, d], x2[N2, d]) -> [N1, N2]
+RowStep = Callable[[Any, Array, Array, Array], Any]  # (carry, x, y, w) -> carry
+
+
+@dataclasses.dataclass(frozen=True)
+class Rows:
+    """Rows `start .. stop` of a `Source`, read in chunks of `chunk` rows cast to `dtype`, row r
+    weighted by `weight(r) ∈ {0, 1}` (bool or float of the traced int32 row indices; None: all
+    rows weigh 1). A split of a sample is either a range of rows (`start`, `stop`) or a weight."""
+
+    source: Source
+    start: int
+    stop: int
+    chunk: int
+    dtype: Any
+    weight: Callable[[Array], Array] | None = None
+
+    def fold(self, step: RowStep, init: Any) -> Any:
+        """`carry = step(carry, x, y, w)` over the chunks (`x[c, d]`, `y[c]`, weights `w[c]`)."""
+
+        def body(carry: Any, x: Array, y: Array, row0: Array) -> Any:
+            x, y = x.astype(self.dtype), y.astype(self.dtype)
+            if self.weight is None:
+                w = jnp.ones(y.shape, self.dtype)
+            else:
+                w = self.weight(row0 + jnp.arange(y.shape[0], dtype=jnp.int32)).astype(self.dtype)
+            return step(carry, x, y, w)
+
+        return fold_rows(self.source, self.start, self.stop, self.chunk, body, init)
 
 
 def to_tiles(x: Array, tile: int) -> tuple[Array, Array]:
@@ -53,36 +90,52 @@ def kernel_apply(kfn: KernelFn, x: Array, centers: Array, coef: Array, tile: int
     return out.reshape(-1, *coef.shape[1:])[:n]
 
 
-def knm_normal(
-    kfn: KernelFn, tiles: Array, mask: Array, centers: Array, v: Array, extra: Array | None = None
-) -> Array:
-    """`Σ_t K_tᵀ (mask_t · K_t v + extra_t)` over row tiles, `[M, R]` (FALKON's `KnM_times_vector`):
-    `K_nMᵀ K_nM v` with `extra=None`, `K_nMᵀ y` with `v = 0`, `extra = y` in tiles."""
-
-    def body(acc, inputs):
-        xt, mt, et = inputs
-        kt = kfn(xt, centers)
-        inner = jnp.where(mt[:, None], kt @ v, 0.0)
-        if et is not None:
-            inner = inner + et
-        return acc + kt.T @ inner, None
-
-    acc0 = jnp.zeros((centers.shape[0], v.shape[1]), v.dtype)
-    acc, _ = lax.scan(body, acc0, (tiles, mask, extra))
-    return acc
+def label_sums(rows: Rows) -> tuple[Array, Array]:
+    """`(Σ w_i, Σ w_i y_i)`: the weighted row count and label sum, one pass (no kernel)."""
+    zero = jnp.zeros((), rows.dtype)
+    return rows.fold(lambda acc, x, y, w: (acc[0] + jnp.sum(w), acc[1] + w @ y), (zero, zero))
 
 
-def knm_gram(kfn: KernelFn, tiles: Array, mask: Array, y_tiles: Array, centers: Array):
-    """`(K_nMᵀ K_nM [M, M], K_nMᵀ y [M])` accumulated in one pass over row tiles."""
+def knm_normal(kfn: KernelFn, rows: Rows, centers: Array, v: Array) -> Array:
+    """`K_nMᵀ W K_nM v`, `[M, R]` for `v[M, R]`, one pass (FALKON's `KnM_times_vector`)."""
 
-    def body(acc, inputs):
-        xt, mt, yt = inputs
-        kt = jnp.where(mt[:, None], kfn(xt, centers), 0.0)
-        return (acc[0] + kt.T @ kt, acc[1] + kt.T @ yt), None
+    def step(acc: Array, x: Array, y: Array, w: Array) -> Array:
+        kt = kfn(x, centers)
+        return acc + kt.T @ (w[:, None] * (kt @ v))
+
+    return rows.fold(step, jnp.zeros(v.shape, v.dtype))
+
+
+def knm_rhs(kfn: KernelFn, rows: Rows, centers: Array, offset: Array) -> Array:
+    """`K_nMᵀ W (y − c)`, `[M]`, one pass."""
+    step = lambda acc, x, y, w: acc + kfn(x, centers).T @ (w * (y - offset))
+    return rows.fold(step, jnp.zeros(centers.shape[:1], rows.dtype))
+
+
+def knm_gram(kfn: KernelFn, rows: Rows, centers: Array, offset: Array) -> tuple[Array, Array]:
+    """`(K_nMᵀ W K_nM [M, M], K_nMᵀ W (y − c) [M])` accumulated in one pass."""
+
+    def step(acc: tuple[Array, Array], x: Array, y: Array, w: Array) -> tuple[Array, Array]:
+        kt = kfn(x, centers)
+        kw = w[:, None] * kt
+        return acc[0] + kw.T @ kt, acc[1] + kw.T @ (y - offset)
 
     m = centers.shape[0]
-    acc0 = (jnp.zeros((m, m), centers.dtype), jnp.zeros((m,), centers.dtype))
-    return lax.scan(body, acc0, (tiles, mask, y_tiles))[0]
+    return rows.fold(step, (jnp.zeros((m, m), rows.dtype), jnp.zeros((m,), rows.dtype)))
+
+
+def residual_sums(
+    kfn: KernelFn, rows: Rows, centers: Array, coef: Array, offset: Array
+) -> tuple[Array, Array, Array]:
+    """`(Σ w_i (K(x_i, C) α_r + c − y_i)² [R], Σ w_i, Σ w_i y_i)` for the columns `coef[M, R]`
+    (squared errors of R predictors, and the label sums of `label_sums`), one pass."""
+
+    def step(acc: tuple[Array, Array, Array], x: Array, y: Array, w: Array):
+        err = kfn(x, centers) @ coef + offset - y[:, None]
+        return acc[0] + w @ (err * err), acc[1] + jnp.sum(w), acc[2] + w @ y
+
+    zero = jnp.zeros((), rows.dtype)
+    return rows.fold(step, (jnp.zeros(coef.shape[1:], rows.dtype), zero, zero))
 
 
 def exact_solve(kmat: Array, y: Array, shift: Array) -> Array:
@@ -93,30 +146,30 @@ def exact_solve(kmat: Array, y: Array, shift: Array) -> Array:
 
 def falkon(
     kfn: KernelFn,
-    x: Array,
-    y: Array,
+    rows: Rows,
+    count: Array,
+    offset: Array,
     centers: Array,
     ridges: Array,
     iters: int,
-    tile: int,
     jitter: Array,
     gram: bool = False,
 ) -> Array:
-    """Nyström ridge coefficients `α[M, R]`, one column per ridge in `ridges[R]` (absolute λ;
-    `jitter` is the absolute εM added to K_MM), by `iters` steps of preconditioned CG.
+    """Nyström ridge coefficients `α[M, R]` on `rows` (`count` = N = Σ w_i, labels centred by
+    `offset` = c), one column per ridge in `ridges[R]` (absolute λ; `jitter` is the absolute εM
+    added to K_MM), by `iters` steps of preconditioned CG.
 
-    `gram=True` accumulates `K_nMᵀK_nM` (M×M) once over the row tiles and runs CG on it;
-    `gram=False` recomputes the K_nM tiles at every CG step, as FALKON's Alg. 1. Both use
-    O(tile·M + M²) memory; the first costs one kernel pass and N·M² flops, the second `iters`
-    kernel passes and 2·iters·N·M flops (kernel evaluations dominate on CPU for the ReLU
-    kernels, ~10² ns an entry, so `gram=True` is much faster there). But forming K_nMᵀK_nM in
-    float32 squares the conditioning: measured on an RBF problem (N=4000, M=1000, λ=1e-3,
-    εM=1e-3) its CG iterates drift (test MSE 0.080 → 0.082 from 10 to 20 steps) where the
-    streamed products give 0.0689 at any step count, so `gram=False` is the default."""
-    n, m = x.shape[0], centers.shape[0]
-    dtype = x.dtype
-    tiles, mask = to_tiles(x, tile)
-    y_tiles, _ = to_tiles(y.astype(dtype), tile)
+    `gram=True` accumulates `K_nMᵀWK_nM` (M×M) once, in one pass over the rows, and runs CG on
+    it; `gram=False` reads the rows again and recomputes the K_nM chunks at every CG step, as
+    FALKON's Alg. 1. Both use O(chunk·M + M²) memory; the first costs one kernel pass and N·M²
+    flops, the second `iters + 1` kernel passes and 2·iters·N·M·R flops (kernel evaluations
+    dominate on CPU for the ReLU kernels, ~10² ns an entry, so `gram=True` is much faster
+    there). But forming K_nMᵀK_nM in float32 squares the conditioning: measured on an RBF
+    problem (N=4000, M=1000, λ=1e-3, εM=1e-3) its CG iterates drift (test MSE 0.080 → 0.082
+    from 10 to 20 steps) where the streamed products give 0.0689 at any step count, so
+    `gram=False` is the default."""
+    m, dtype = centers.shape[0], rows.dtype
+    n = jnp.maximum(count, 1.0)
     eye = jnp.eye(m, dtype=dtype)
     low_t = linalg.cholesky(kfn(centers, centers) + jitter * eye)  # T = low_tᵀ
     ttt = low_t.T @ low_t  # T Tᵀ
@@ -130,17 +183,13 @@ def falkon(
     t_inv = lambda u: linalg.solve_lower_t(low_t, u)
     t_inv_t = lambda u: linalg.solve_lower(low_t, u)
 
-    num_r = ridges.shape[0]
     if gram:
-        g, z = knm_gram(kfn, tiles, mask, y_tiles, centers)
+        g, z = knm_gram(kfn, rows, centers, offset)
         normal = lambda v: g @ v
-        rhs = jnp.broadcast_to(z[:, None], (m, num_r)) / n
     else:
-        normal = lambda v: knm_normal(kfn, tiles, mask, centers, v)
-        rhs = knm_normal(
-            kfn, tiles, mask, centers, jnp.zeros((m, num_r), dtype),
-            jnp.broadcast_to(y_tiles[..., None], (*y_tiles.shape, num_r)),
-        ) / n  # fmt: skip
+        z = knm_rhs(kfn, rows, centers, offset)
+        normal = lambda v: knm_normal(kfn, rows, centers, v)
+    rhs = jnp.broadcast_to(z[:, None], (m, ridges.shape[0])) / n
 
     def bhb(u: Array) -> Array:
         au = a_inv(u)
