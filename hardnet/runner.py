@@ -18,12 +18,13 @@ seed (paired comparisons).
 Streams. The training rows are never held for the
 whole budget outside the program: the test set is sampled on the host, and the cell's program,
 one jitted `vmap` over instance seeds of a `vmap` over learner seeds, draws its training data
-itself from `train_i`. A learner with `fit_online` (sgd in its default `online` regime) reads the
-stream batch by batch (`Source`: rows `start .. start+num`), so a cell's memory is O(batch × d +
-the learner's state + the test set) whatever its budget; the budget is the number of samples
-seen. Other learners get the first `budget` rows, drawn inside the program `SAMPLE_CHUNK` rows
-at a time (`draw_rows`: the sampler's temporaries, up to ~9 KB a row on F3 at n=128, stay
-bounded). Either way the data
+itself from `train_i`. Every built-in learner has `fit_online` and reads the stream through a
+`Source` (rows `start .. start+num`, drawn from their keys), in chunks of its own choosing and as
+many times as it needs, so a cell's memory is O(chunk × d + the learner's state + the test set)
+whatever its budget (the learners' docstrings say what each holds). A learner without
+`fit_online` (one registered by a user) gets the first `budget` rows, drawn inside the program
+`SAMPLE_CHUNK` rows at a time (`learners.source.read_rows`: the sampler's temporaries, up to
+~9 KB a row on F3 at n=128, stay bounded). Either way the data
 of an instance seed are not batched over its learner seeds: they are drawn once and shared,
 never copied per learner seed. With several local devices the instance-seed axis is sharded over
 a one-axis `jax.sharding.Mesh` (`seeds`; padded to a multiple of the device count by repeating
@@ -71,6 +72,7 @@ from hardnet import learners, metrics, streaming
 from hardnet.base import Array, Instance, Params
 from hardnet.grid import Cell
 from hardnet.learners.mlp import Network
+from hardnet.learners.source import read_rows
 
 FIRST_LAYER: dict[str, Callable[[Any], Array]] = {
     "tensor": lambda state: state["W"].T,
@@ -179,11 +181,11 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
     def run(params, k_train, key, x_test, y_test):
         lrn = cell.make_learner(inst, params) if learner is None else learner
         monitor = _monitor(params, x_test, y_test, cosines)
+        source = functools.partial(_stream_rows, inst.sample, params, k_train)
         if lrn.fit_online is not None:
-            source = functools.partial(_stream_rows, inst.sample, params, k_train)
             pred = lrn.fit_online(key, source, cell.budget, monitor=monitor)
         else:
-            x, y = draw_rows(inst.sample, params, k_train, cell.budget, SAMPLE_CHUNK)
+            x, y = read_rows(source, cell.budget, chunk=SAMPLE_CHUNK)
             pred = lrn.fit(key, x, y, monitor=monitor)
         out = {"y_hat": pred(x_test)}
         info = pred.info
@@ -202,20 +204,6 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
         return out
 
     return run
-
-
-def draw_rows(
-    sample: Callable, params: Params, key: Array, num: int, chunk: int
-) -> tuple[Array, Array]:
-    """x and y of rows `0 .. num` of a stream, drawn `chunk` rows at a time (`lax.map` over
-    chunks), so that the sampler's temporaries stay O(chunk) while the output is O(num). Rows
-    are keyed by their index, so the result does not depend on `chunk`."""
-    if num <= chunk:
-        return _stream_rows(sample, params, key, 0, num)
-    count = -(-num // chunk)
-    one = lambda c: _stream_rows(sample, params, key, c * chunk, chunk)
-    xs, ys = jax.lax.map(one, jnp.arange(count, dtype=jnp.int32))
-    return xs.reshape(count * chunk, -1)[:num], ys.reshape(-1)[:num]
 
 
 def _stream_rows(sample: Callable, params: Params, key: Array, start: Array, num: int):

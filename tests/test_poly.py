@@ -200,8 +200,8 @@ def test_streamed_fit_solves_the_normal_equations_of_every_row():
 
 
 def test_streamed_fit_memory_does_not_grow_with_the_budget():
-    """Compiled (not run) at 10⁵ and 10⁷ rows (both above one chunk): the program's temporaries are the same size
-    (the in-memory fit would hold 100× more rows)."""
+    """Compiled (not run) at 10⁵ and 10⁷ rows (both above one chunk): the program's
+    temporaries are the same size (the in-memory fit would hold 100× more rows)."""
     learner = poly.make(degree=2)
     source = _generated_source(jax.random.key(8), d=16)
 

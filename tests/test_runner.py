@@ -10,6 +10,7 @@ import pytest
 from hardnet import grid, runner
 from hardnet.base import Learner
 from hardnet.configs import smoke
+from hardnet.learners.source import read_rows
 from hardnet.results import to_jsonable
 
 TIMINGS = ("compile_s", "run_s")
@@ -350,8 +351,11 @@ def test_training_rows_drawn_in_chunks_equal_one_draw():
     params = inst.init(jax.random.key(0))
     x, y, _ = inst.sample(params, jax.random.key(1), 1000)
     for chunk in (64, 999, 1000, 4096):
-        xc, yc = jax.jit(lambda p, k, c=chunk: runner.draw_rows(inst.sample, p, k, 1000, c))(
-            params, jax.random.key(1)
-        )
+
+        def read(p, k, c=chunk):
+            source = lambda start, num: inst.sample(p, k, num, start)[:2]
+            return read_rows(source, 1000, chunk=c)
+
+        xc, yc = jax.jit(read)(params, jax.random.key(1))
         np.testing.assert_array_equal(np.asarray(xc), np.asarray(x))
         np.testing.assert_array_equal(np.asarray(yc), np.asarray(y))

@@ -186,3 +186,27 @@ def test_bad_shapes_and_budgets_raise(f6):
         learner.fit_online(key, source, 10)
     with pytest.raises(ValueError, match="source"):
         learner.fit_online(key, lambda s, num: (jnp.ones((num, 3)), jnp.ones((num, 2))), 128)
+
+
+def test_finite_regime_from_a_stream_holds_or_redraws_its_training_set(f6):
+    """Finite regime through `fit_online`: a set within `hold_bytes` is read once and trained on
+    exactly as by `fit`; a larger one (hold_bytes=0) is re-drawn batch by batch from the stream,
+    still learns, and compiles to temporaries that do not grow with the set's size."""
+    inst, params = f6
+    source = lambda start, num: inst.sample(params, jax.random.key(1), num, start)[:2]
+    kwargs = dict(width=32, batch_size=128, steps=300, log_every=100, regime="finite")
+    held = hardnet.learners.make("sgd", **kwargs)
+    key = jax.random.key(5)
+    via_stream = held.fit_online(key, source, 2048)
+    direct = held.fit(key, *source(0, 2048))
+    np.testing.assert_allclose(via_stream.info["train_loss"], direct.info["train_loss"], rtol=1e-5)
+    redrawn = hardnet.learners.make("sgd", hold_bytes=0, **kwargs)
+    loss = np.asarray(redrawn.fit_online(key, source, 2048).info["train_loss"])
+    assert loss[-1] < 0.5 * loss[0], loss
+
+    def temp_bytes(learner, num):
+        fit = jax.jit(lambda k: learner.fit_online(k, source, num).state)
+        return fit.lower(key).compile().memory_analysis().temp_size_in_bytes
+
+    assert temp_bytes(redrawn, 10**7) < 1.1 * temp_bytes(redrawn, 10**4) + 2**20
+    assert temp_bytes(held, 10**6) > 10 * temp_bytes(redrawn, 10**6)  # the held set shows

@@ -22,9 +22,12 @@ Regimes (fixed iteration counts, one `lax.scan`; `jax.vmap` over (key, x, y) tra
   (t+1)·batch_size` of the stream (`source(start, num)`, `hardnet.base.Source`); memory is
   O(batch), independent of `budget`. Seeds of the learner see the same stream (they differ in
   their initialization), as they see the same sample in the finite regime.
-`regime` chooses which of the two the benchmark runner uses: `online` (the default: the cell's
-budget is the number of samples seen) or `finite` (the budget is the size of a fixed training
-set, revisited for `steps` steps); with `finite`, `fit_online` is None.
+`regime` chooses what `fit_online` (the benchmark runner's entry point) does with a stream:
+`online` (the default: the budget is the number of samples seen) or `finite` (the budget is the
+size of a fixed training set, rows `0 .. budget`, revisited for `steps` steps). A finite set up
+to `hold_bytes` is drawn once and held, and training on it is exactly `fit`; a larger one is
+never held: step t reads `batch_size` consecutive rows from a uniformly random offset, re-drawn
+from their keys (rows of an i.i.d. stream, so a random minibatch of the set; memory O(batch)).
 
 Logged at step 0, every `log_every` steps and at the last step (`info[...]` has one entry per log
 point): `step`; `train_loss`, the objective on a fixed monitoring batch (the first `eval_size`
@@ -49,6 +52,7 @@ from jax import lax
 from hardnet import validation
 from hardnet.base import Array, Learner, Monitor, Predictor, Source
 from hardnet.learners.mlp import ACTIVATIONS, Network
+from hardnet.learners.source import check_source, read_rows
 
 NAME = "sgd"
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -75,6 +79,7 @@ def make(
     init_scale: float = 1.0,
     eval_size: int = 1024,
     regime: str = "online",
+    hold_bytes: int = 2**28,
 ) -> Learner:
     """The `sgd` learner at validated hyperparameters (see the module docstring)."""
     config = {
@@ -96,6 +101,7 @@ def make(
         "init_scale": validation.check_float("init_scale", init_scale, low=0.0),
         "eval_size": validation.check_int("eval_size", eval_size, low=1),
         "regime": validation.check_choice("regime", regime, REGIMES),
+        "hold_bytes": validation.check_int("hold_bytes", hold_bytes, low=0),
     }
     if config["momentum"] >= 1.0:
         raise ValueError(f"momentum must be < 1, got {config['momentum']}")
@@ -212,24 +218,33 @@ def make(
         size = min(config["eval_size"], num)
         return train(key, x.shape[1], num_steps, draw, (x[:size], y[:size]), monitor)
 
+    def holds(rows: int, d: int) -> bool:
+        """Whether the finite regime holds its training set (`rows × (d + 1)` floats within
+        `hold_bytes`, or one batch covers it) rather than re-drawing rows from the stream."""
+        return rows * (d + 1) * 4 <= config["hold_bytes"] or batch >= rows
+
     def fit_online(
         key: Array, source: Source, budget: int, monitor: Monitor | None = None
     ) -> Predictor:
-        """Online regime: `budget // batch_size` steps, each on a fresh batch from `source`."""
-        budget = validation.check_int("budget", budget, low=batch)
-        shape = jax.eval_shape(lambda: source(jnp.zeros((), jnp.int32), batch))
-        if len(shape) != 2 or len(shape[0].shape) != 2 or shape[1].shape != (batch,):
-            raise ValueError(
-                f"{NAME}: source(start, {batch}) must return (x[{batch}, d], y[{batch}]), "
-                f"got {shape}"
-            )
-        monitor_batch = source(jnp.zeros((), jnp.int32), min(config["eval_size"], budget))
+        """Rows of a stream (`source`). Online regime: `budget // batch_size` steps, step t on
+        the fresh rows `t·batch .. (t+1)·batch`. Finite regime: `steps` steps on the training
+        set of rows `0 .. budget`, held in memory (then exactly `fit` on it) when `holds`, else
+        re-drawn from the stream, step t on the `batch` consecutive rows from a random offset."""
+        online = config["regime"] == "online"
+        budget = validation.check_int("budget", budget, low=batch if online else 1)
+        d, _ = check_source(NAME, source, batch if online else 1)
+        if not online and holds(budget, d):
+            return fit(key, *read_rows(source, budget), monitor=monitor)
+        monitor_batch = read_rows(source, min(config["eval_size"], budget))
 
         def draw(k, t):
-            del k  # the stream, not the key, fixes the data
-            return source(t * batch, batch)
+            if online:  # the stream, not the key, fixes the data
+                return source(t * batch, batch)
+            start = jax.random.randint(jax.random.fold_in(k, t), (), 0, budget - batch + 1)
+            return source(start, batch)
 
-        return train(key, shape[0].shape[1], budget // batch, draw, monitor_batch, monitor)
+        num_steps = budget // batch if online else config["steps"]
+        return train(key, d, num_steps, draw, monitor_batch, monitor)
 
     def estimate(rows: int, d: int) -> tuple[float, float]:
         """Parameters P; memory: P five times (params, grads, Adam's two moments, updates),
@@ -237,19 +252,17 @@ def make(
         flops: 6 P per sample seen (forward and backward)."""
         w, depth = config["width"], config["depth"]
         params = d * w + w + (depth - 1) * (w * w + w) + w + 1
-        steps = rows // batch if config["regime"] == "online" else config["steps"]
+        online = config["regime"] == "online"
+        steps = rows // batch if online else config["steps"]
         acts = (batch + config["eval_size"]) * (d + 4 * w * depth)
-        return 4.0 * (5 * params + acts), 6.0 * params * batch * steps
+        held = 0 if online or not holds(rows, d) else 2 * rows * (d + 1)
+        return 4.0 * (5 * params + acts + held), 6.0 * params * batch * steps
 
     return Learner(
         name=NAME,
         estimate=estimate,
         config=config,
         fit=jax.jit(fit, static_argnames=("budget", "monitor")),
-        fit_online=(
-            jax.jit(fit_online, static_argnames=("source", "budget", "monitor"))
-            if config["regime"] == "online"
-            else None
-        ),
+        fit_online=jax.jit(fit_online, static_argnames=("source", "budget", "monitor")),
         vmappable=True,
     )

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 
 from hardnet.base import Array, Source
 
+READ_CHUNK = 8192  # rows per source call when a learner reads a block of rows into memory
+
 Step = Callable[[Any, Array, Array, Array], Any]  # (carry, x, y, first row index) -> carry
 
 
@@ -90,6 +92,14 @@ def map_rows(source: Source, start: int, stop: int, chunk: int, fn: Callable) ->
         row0 = jnp.asarray(start + full * chunk, jnp.int32)
         outs.append(fn(*source(row0, rest), row0))
     return jax.tree.map(lambda *parts: jnp.concatenate(parts), *outs)
+
+
+def read_rows(source: Source, num: int, start: int = 0, chunk: int = READ_CHUNK) -> tuple:
+    """Rows `start .. start+num` of the stream as arrays `(x[num, d], y[num])`, read `chunk` rows
+    per source call: what a learner holds in memory is O(num × d), but the work of drawing the
+    rows (for a planted sampler, per-row keys and hidden pre-activations: many times a row)
+    stays O(chunk)."""
+    return map_rows(source, start, start + num, chunk, lambda x, y, row0: (x, y))
 
 
 def check_source(where: str, source: Source, num: int) -> tuple[int, Any]:
