@@ -70,7 +70,7 @@ def f3_apply(inst: Any, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndar
     edges = (beta.reshape(-1, k, width).astype(np.int64) << np.arange(width - 1, -1, -1)).sum(-1)
     valid = _distinct(edges)
     pre = 1 - 2 * (beta * (1 - f) + (1 - beta) * f).sum(-1) - 2 * m.sum(-1)
-    table = inst.predicate.truth_table().astype(np.int64)
+    table = inst.encoding.predicate.truth_table().astype(np.int64)
     out = _predicate(table, params["seed"][edges].astype(np.int64)).astype(f32)
     if tau > 0:
         words = np.broadcast_to(params["noise_key"].astype(np.uint32), (len(x), 2)).copy()
@@ -110,7 +110,7 @@ def f2_apply(inst: Any, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndar
     f = np.clip(z, 0, dl) / dl
     m = (np.clip(z + dl, 0, dl) - np.clip(z - dl, 0, dl)) / dl
     s = params["seed"].astype(np.float32)
-    b = inst.predicate.ones().astype(np.float32)
+    b = inst.encoding.predicate.ones().astype(np.float32)
     inner = (f @ s) @ (1 - b).T + (f @ (1 - s)) @ b.T
     size = (1 - b).sum(-1) * s.sum() + b.sum(-1) * (n - s.sum())
     n1 = _relu(inner - (size - 1)).sum(-1)

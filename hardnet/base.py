@@ -52,6 +52,26 @@ class DecodeFn(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class Encoding:
+    """The public encoding of a PRG instance: what structure-aware controls may know.
+
+    Attributes:
+      name: the encoding's id, e.g. "bbin" (docs/instances.md, Encodings).
+      decode: the public decoder, `x -> (hyperedge int32[num, k], valid bool[num])`.
+      predicate: the PRG predicate P (`hardnet.prg.Predicate`).
+      n: the seed length.
+      informative: `x -> bool[num]`, whether rows are informative, from x and the encoding
+        alone (equals `meta["informative"]`); None where every decodable row is.
+    """
+
+    name: str
+    decode: DecodeFn
+    predicate: Any
+    n: int
+    informative: Callable[[Array], Array] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Instance:
     """A planted family at fixed, validated hyperparameters.
 
@@ -62,15 +82,12 @@ class Instance:
       init, sample, apply: the pure functions of the module docstring.
       informative_fraction: the exact probability that a sampled row is informative.
       describe: `params -> dict of scalars` documenting the draw (e.g. sigma_min of a layer).
-      encoding: name of the public encoding for structure-aware controls, or None.
-      decode: the public decoder of that encoding, or None.
-      predicate: the PRG predicate (`hardnet.prg.Predicate`), or None.
-      n: seed length of PRG families, or None.
+      encoding: the public encoding of a PRG family (`Encoding`), None for other families.
       notes: flags that results must carry, e.g. ("unsafe tau",) or ("empirically smoothed",).
-      informative_fn: `x -> bool[num]`, whether rows are informative, computed from x and the
-        public encoding alone (equals `meta["informative"]`); None where every row is.
       materialized: for lazily evaluated families, a float64 NumPy reference evaluator for tiny
         sizes: `(params, x) -> (y, pre)` with every hidden unit's pre-activation `pre[num, units]`.
+      teacher_directions: `params -> W [d, m]`, the teacher's first-layer directions (columns)
+        where they are identifiable (F6), for `hardnet.metrics.best_cosines`; else None.
     """
 
     family: str
@@ -81,13 +98,10 @@ class Instance:
     apply: ApplyFn
     informative_fraction: float
     describe: Callable[[Params], dict[str, Array]] = lambda params: {}
-    encoding: str | None = None
-    decode: DecodeFn | None = None
-    predicate: Any = None
-    n: int | None = None
+    encoding: Encoding | None = None
     notes: tuple[str, ...] = ()
     materialized: Callable[[Params, Array], tuple[Any, Any]] | None = None
-    informative_fn: Callable[[Array], Array] | None = None
+    teacher_directions: Callable[[Params], Array] | None = None
 
     @property
     def id(self) -> str:
@@ -110,7 +124,7 @@ def row_keys(key: Array, num: int, start: int | Array = 0) -> Array:
 
 
 # ----------------------------------------------------------------------------------------------
-# Learners (spec learners.md). A learner is a pure pair, like an optax transformation:
+# Learners (docs/learners.md). A learner is a pure pair, like an optax transformation:
 #
 #     fit(key, x, y, budget) -> Predictor       # jit-able; vmap-able for generic learners
 #     predictor(x) -> y_hat                     # Predictor.apply(Predictor.state, x)
@@ -121,27 +135,15 @@ def row_keys(key: Array, num: int, start: int | Array = 0) -> Array:
 @dataclasses.dataclass(frozen=True)
 class Public:
     """What a learner may know about an instance: its shape, and for structure-aware controls the
-    public encoding (hypergraph code, predicate, n). Never the seed, params or meta."""
+    public encoding (`Encoding`: decoder, predicate, n). Never the seed, params or meta."""
 
     input_dim: int
     family: str = ""
-    encoding: str | None = None
-    decode: DecodeFn | None = None
-    predicate: Any = None
-    n: int | None = None
-    informative: Callable[[Array], Array] | None = None
+    encoding: Encoding | None = None
 
     @classmethod
     def of(cls, instance: Instance) -> Public:
-        return cls(
-            input_dim=instance.input_dim,
-            family=instance.family,
-            encoding=instance.encoding,
-            decode=instance.decode,
-            predicate=instance.predicate,
-            n=instance.n,
-            informative=instance.informative_fn,
-        )
+        return cls(instance.input_dim, instance.family, instance.encoding)
 
 
 @jax.tree_util.register_dataclass
@@ -204,6 +206,14 @@ class Learner:
         learner counts what it holds at once) and its floating-point work: what a benchmark plan
         (`hardnet-bench --dry_run`) adds up before anything runs. None: the plan assumes one
         copy of the data and `rows · d` flops.
+      curves: the `info` entries that are curves along training (one value per log point; the
+        x-axis is `info["step"]` where the learner logs it). A name `monitor/<m>` is the output
+        `<m>` of the monitor, found in `info` under either name.
+      first_layer: `state -> rows [width, d]`, the learned first-layer directions (compared with
+        a teacher's by `hardnet.metrics.best_cosines`), or None.
+      describe_failure: `code -> (failures, flags)` for the bit mask `info["failure_reason"]`:
+        texts that void the run's predictions, and diagnoses recorded with a scored run; None
+        when `info["failed"]` needs no decoding.
     """
 
     name: str
@@ -212,6 +222,9 @@ class Learner:
     fit_online: Callable[..., Predictor] | None = None
     vmappable: bool = True
     estimate: Callable[[int, int], tuple[float, float]] | None = None
+    curves: tuple[str, ...] = ()
+    first_layer: Callable[[Any], Array] | None = None
+    describe_failure: Callable[[int], tuple[list[str], list[str]]] | None = None
 
     def __post_init__(self) -> None:
         # NumPy and JAX arrays alike: x and y become JAX arrays at the API boundary (a NumPy

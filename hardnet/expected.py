@@ -1,6 +1,6 @@
-"""The expected picture of spec metrics.md, and every departure from it (`deviations`).
+"""The expected picture of docs/metrics.md, and every departure from it (`deviations`).
 
-Expected (metrics.md, "Expected picture"):
+Expected (docs/metrics.md, "Expected picture"):
 - F6 easy depth-2: `tensor` and `sgd` learned; `kernel` and `poly` partly.
 - F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: generic learners at trivial (the `adv`
   interval includes 0) and no PRG-vs-null gap.
@@ -10,7 +10,7 @@ Expected (metrics.md, "Expected picture"):
 
 Besides these, a group is listed when any of its runs failed, when a non-reference learner is
 learned or weakly learned on a null, when the oracle is not learned, and when fewer seeds than
-the spec's 5 × 3 were run.
+the design's 5 × 3 were run.
 
 *Below trivial* on the hard tier is listed with its explanation, as one line: on F3/F4 the
 trivial baseline knows the public informative test (it averages the teacher over random seeds,
@@ -90,7 +90,7 @@ def fmt_ci(ci: tuple[float, float, float]) -> str:
 def deviations(
     summary: Sequence[Mapping[str, Any]], gaps: Sequence[Mapping[str, Any]] | None = None
 ) -> list[str]:
-    """Lines describing every departure from the expected picture of metrics.md."""
+    """Lines describing every departure from the expected picture of docs/metrics.md."""
     gaps = null_gaps(summary) if gaps is None else gaps
     out = []
     few = set()
@@ -158,7 +158,7 @@ def deviations(
             )
     if few:
         out.append(
-            f"fewer seeds than the spec's {SPEC_SEEDS[0]} instance x {SPEC_SEEDS[1]} learner "
+            f"fewer seeds than the design's {SPEC_SEEDS[0]} instance x {SPEC_SEEDS[1]} learner "
             f"seeds for: {', '.join(sorted(few))}"
         )
     return out

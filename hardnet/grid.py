@@ -187,7 +187,9 @@ def _variants(
         if variant == "null":
             out.append((variant, {**kwargs, "null": True}))
         else:
-            out.append((variant, {**kwargs, "predicate": "dictator", "k": inst.predicate.k}))
+            out.append(
+                (variant, {**kwargs, "predicate": "dictator", "k": inst.encoding.predicate.k})
+            )
     return out
 
 
@@ -329,8 +331,8 @@ def _cell(
     }
     digest = hashlib.sha256(canonical(content).encode()).hexdigest()[:12]
     parts = [block, variant] if variant != "main" else [block]
-    if inst.n is not None:
-        parts.append(f"n{inst.n}")
+    if inst.encoding is not None:
+        parts.append(f"n{inst.encoding.n}")
     prefix = slug(".".join(parts))[:60]
     cell_id = f"{prefix}-{slug(entry)[:24]}-b{budget}-{digest}"
     return Cell(

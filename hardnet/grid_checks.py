@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hardnet import instances, learners
-from hardnet.base import Instance, Learner, Params, Public
+from hardnet.base import Instance, Learner, Params
 
-PUBLIC_CONTROLS = ("brute_force", "gf2")
 RESERVED_KWARGS = ("public", "instance", "params")
 
 
@@ -93,28 +92,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")
 
 
-_REFERENCE_PUBLIC: list[Public] = []
-
-
-def _reference_public() -> Public:
-    """A small PRG encoding every control accepts: tells config errors from limits."""
-    if not _REFERENCE_PUBLIC:
-        _REFERENCE_PUBLIC.append(Public.of(instances.make("prg_boolean", n=8, predicate="tsa")))
-    return _REFERENCE_PUBLIC[0]
-
-
 def make_learner(
     name: str, kwargs: dict[str, Any], instance: Instance | None, params: Params = None
 ) -> Learner:
-    if name in PUBLIC_CONTROLS:
-        if instance is None:
-            raise ValueError(f"{name}: needs the instance (public=Public.of(instance))")
-        return learners.make(name, public=Public.of(instance), **kwargs)
-    if name == "trivial":
-        return learners.make(name, instance=instance, **kwargs)
-    if name == "oracle":
-        return learners.make(name, instance=instance, params=params, **kwargs)
-    return learners.make(name, **kwargs)
+    """The learner with what its registry entry needs (`hardnet.learners.make_for`)."""
+    return learners.make_for(name, kwargs, instance, params)
 
 
 class LearnerCheck:
@@ -124,8 +106,8 @@ class LearnerCheck:
         self._seen: dict[str, str | None] = {}
 
     def __call__(self, path: str, name: str, kwargs: dict[str, Any], inst: Instance) -> str | None:
-        control = name in PUBLIC_CONTROLS or name == "trivial"
-        key = canonical([name, kwargs, inst.id if control else None])
+        needs = learners.entry(name).needs
+        key = canonical([name, kwargs, inst.id if needs else None])
         if key not in self._seen:
             self._seen[key] = self._check(path, name, kwargs, inst)
         return self._seen[key]
@@ -136,29 +118,27 @@ class LearnerCheck:
         for reserved in RESERVED_KWARGS:
             if reserved in kwargs:
                 fail(f"{path}.kwargs.{reserved}", "is supplied by the runner, not the config")
-        if name == "oracle":
+        needs = learners.entry(name).needs
+        if "params" in needs:  # built inside the cell's program from the planted params
             if kwargs:
-                fail(f"{path}.kwargs", f"oracle takes no keywords here, got {sorted(kwargs)}")
+                fail(f"{path}.kwargs", f"{name} takes no keywords here, got {sorted(kwargs)}")
             return None
-        if name in PUBLIC_CONTROLS:
-            if inst.family not in instances.PRG_FAMILIES or inst.n is None:
+        if "public" in needs:
+            if inst.encoding is None:
                 reason = f"{name} needs a public PRG encoding; {inst.family} has none"
             else:
                 try:
-                    learners.make(name, public=Public.of(inst), **kwargs)
+                    learners.make_for(name, kwargs, inst)
                     return None
                 except ValueError as e:
                     reason = " ".join(str(e).split())
             try:  # the same keywords on a small PRG: an error here is the config's
-                learners.make(name, public=_reference_public(), **kwargs)
+                learners.make_for(name, kwargs, instances.small_prg())
             except ValueError as e:
                 fail(where, e)
             return reason
         try:
-            if name == "trivial":
-                learners.make(name, instance=inst, **kwargs)
-            else:
-                learners.make(name, **kwargs)
+            learners.make_for(name, kwargs, inst)
         except ValueError as e:
             fail(where, e)
         return None

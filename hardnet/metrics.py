@@ -1,4 +1,4 @@
-"""What the benchmark measures (spec metrics.md): errors on all, informative and fresh inputs,
+"""What the benchmark measures (docs/metrics.md): errors on all, informative and fresh inputs,
 the advantage over the trivial seed-agnostic predictor, and teacher alignment.
 
 All functions are pure and jit-able except `fresh_mask` (a set lookup on the host).

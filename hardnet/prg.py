@@ -1,4 +1,4 @@
-"""Goldreich's local PRG and the encodings of a hyperedge [DV21 §2-3; spec instances.md §1-2].
+"""Goldreich's local PRG and the encodings of a hyperedge [DV21 §2-3; docs/instances.md].
 
 Seed `s ∈ {0,1}^n`, locality k, predicate `P: {0,1}^k -> {0,1}`. A hyperedge S = (i_1..i_k) is
 an ordered tuple of distinct indices drawn uniformly from the `(n)_k` such tuples; the PRG
@@ -173,7 +173,7 @@ def null_bits(label_key: Array, hyperedges: Array) -> Array:
 
 
 # ----------------------------------------------------------------------------------------------
-# Encodings [DV21 Thm 3 and Thm 11; spec §2]
+# Encodings [DV21 Thm 3 and Thm 11; docs/instances.md, Encodings]
 
 
 def negated_one_hot(hyperedge: Array, n: int) -> Array:

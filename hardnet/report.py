@@ -154,7 +154,7 @@ def render(summary: Sequence[Mapping[str, Any]], plots: Sequence[Path] = ()) -> 
     gaps = null_gaps(summary)
     devs = deviations(summary, gaps)
     parts = ["# hardnet benchmark report", "", "## Deviations from the expected picture", ""]
-    parts += [f"- {d}" for d in devs] if devs else ["None: the results match metrics.md."]
+    parts += [f"- {d}" for d in devs] if devs else ["None: the results match docs/metrics.md."]
     parts += [
         "",
         "## Learners x instances",

@@ -1,4 +1,4 @@
-"""Run one benchmark cell (instance × learner × budget, all seeds) and measure it (metrics.md).
+"""Run one benchmark cell (instance × learner × budget, all seeds) and measure it (docs/metrics.md).
 
 `run_cell(cell, seed_base)` returns one row per (instance seed i, learner seed j). Every key is
 derived from the run seed `seed_base`:
@@ -32,7 +32,7 @@ the last instance seed, whose copies are dropped); on one device it is plain `ji
 Non-vmappable learners loop in Python over one compiled program. `oracle` is built inside the
 program from the params of its instance seed; `trivial`, brute force and gf2 from the instance.
 
-Metrics per row (spec metrics.md): `mse_all`, `nmse = mse_all / Var(y_test)`; PRG families (meta
+Metrics per row (docs/metrics.md): `mse_all`, `nmse = mse_all / Var(y_test)`; PRG families (meta
 has `hyperedge_hash`) add `mse_inf` (informative test rows), `mse_fresh` (informative test rows
 whose hyperedge never occurs among the informative training rows of that instance seed:
 `train_stats`, a streamed pass over the training rows, or skipped with its bound recorded in
@@ -44,7 +44,7 @@ of `metrics.best_cosines(first_layer_rows, params["W"])` for `tensor` (rows `W.T
 first layer). `failed` / `fail_reason`: non-finite predictions, `info["diverged"]`,
 `info["failed"]` (tensor: only its non-finite bit), or an exception while compiling or running
 (recorded, never raised). `flags`: the learner's own diagnosis when its predictions are finite and
-scored anyway (tensor's other failure bits, decoded: "no eigengap", ... — the spec's "finds no
+scored anyway (tensor's other failure bits, decoded: "no eigengap", ... — the design's "finds no
 usable structure" on non-F6 instances).
 
 `curves`: every learner gets a `monitor` that returns `test_mse` on the first `MONITOR_ROWS` test
@@ -71,23 +71,13 @@ import numpy as np
 from hardnet import learners, metrics, streaming
 from hardnet.base import Array, Instance, Params
 from hardnet.grid import Cell
-from hardnet.learners.mlp import Network
 from hardnet.learners.source import read_rows
 
-FIRST_LAYER: dict[str, Callable[[Any], Array]] = {
-    "tensor": lambda state: state["W"].T,
-    "sgd": Network.first_layer,
-}
 MONITOR_ROWS = 1024
 MEAN_ROWS = 8192  # training rows whose mean label is the constant of adv_mean
 STATS_CHUNK = 8192  # rows per chunk of the fresh-hyperedge pass over the training stream
 SAMPLE_CHUNK = 8192  # rows per sampler call when a program draws a training set
 FRESH_BOUND = 1e-6  # below this expected count of seen test hyperedges, the pass is skipped
-# Per learner: the info entries that are curves along training (one value per log point).
-CURVES: dict[str, tuple[str, ...]] = {
-    "sgd": ("train_loss", "weight_movement", "monitor/test_mse", "monitor/cosine_min"),
-    "tensor": ("lm_loss",),
-}
 
 
 def keys_for(seed_base: int, instance_seed: int) -> dict[str, Array]:
@@ -142,25 +132,27 @@ def _data(
     return params, stack("train"), sampler(params, stack("test"))
 
 
-def _monitor(params: Params, x_test: Array, y_test: Array, cosines: bool) -> Callable:
+def _monitor(teacher: Array | None, x_test: Array, y_test: Array) -> Callable:
     """`monitor(predict, first_layer)`: test MSE on the first MONITOR_ROWS test rows, and the
-    worst best-match cosine to the teacher's directions on F6."""
+    worst best-match cosine of the first layer to the teacher's directions where the instance
+    has them (`Instance.teacher_directions`)."""
     xm, ym = x_test[:MONITOR_ROWS], y_test[:MONITOR_ROWS]
 
     def monitor(predict: Callable, first_layer: Array) -> dict[str, Array]:
         out = {"test_mse": jnp.mean((predict(xm) - ym) ** 2)}
-        if cosines:
-            out["cosine_min"] = jnp.min(metrics.best_cosines(first_layer, params["W"]))
+        if teacher is not None and first_layer is not None:
+            out["cosine_min"] = jnp.min(metrics.best_cosines(first_layer, teacher))
         return out
 
     return monitor
 
 
-def _curves(learner: str, info: dict[str, Any]) -> dict[str, Array]:
-    """The curves of `CURVES[learner]` found in `info` (sgd: the monitor outputs are plain names
-    in info; they are renamed `monitor/<name>`), with `step` when the learner logs it."""
+def _curves(names: tuple[str, ...], info: dict[str, Any]) -> dict[str, Array]:
+    """The curves `names` (`Learner.curves`) found in `info` (a monitor output may sit in info
+    under its plain name; it is renamed `monitor/<name>`), with `step` when the learner logs
+    it."""
     out = {}
-    for name in CURVES.get(learner, ()):
+    for name in names:
         plain = name.removeprefix("monitor/")
         if name in info:
             out[name] = info[name]
@@ -171,7 +163,7 @@ def _curves(learner: str, info: dict[str, Any]) -> dict[str, Array]:
     return out
 
 
-def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callable:
+def _one_run(cell: Cell, inst: Instance, learner: Any) -> Callable:
     """`(params, k_train, key, x_test, y_test) -> outputs` of one (instance seed, learner seed).
 
     The training data are drawn inside: a learner with `fit_online` reads the instance's
@@ -180,7 +172,8 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
 
     def run(params, k_train, key, x_test, y_test):
         lrn = cell.make_learner(inst, params) if learner is None else learner
-        monitor = _monitor(params, x_test, y_test, cosines)
+        teacher = None if inst.teacher_directions is None else inst.teacher_directions(params)
+        monitor = _monitor(teacher, x_test, y_test)
         source = functools.partial(_stream_rows, inst.sample, params, k_train)
         if lrn.fit_online is not None:
             pred = lrn.fit_online(key, source, cell.budget, monitor=monitor)
@@ -189,7 +182,7 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
             pred = lrn.fit(key, x, y, monitor=monitor)
         out = {"y_hat": pred(x_test)}
         info = pred.info
-        curves = _curves(cell.learner, info)
+        curves = _curves(lrn.curves, info)
         if curves:
             out["curves"] = curves
         if "diverged" in info:
@@ -198,8 +191,8 @@ def _one_run(cell: Cell, inst: Instance, learner: Any, cosines: bool) -> Callabl
             out["info_failed"] = jnp.any(info["failed"])
         if "failure_reason" in info:
             out["failure_reason"] = jnp.asarray(info["failure_reason"]).astype(jnp.int32)
-        if cosines:
-            cos = metrics.best_cosines(FIRST_LAYER[cell.learner](pred.state), params["W"])
+        if teacher is not None and lrn.first_layer is not None:
+            cos = metrics.best_cosines(lrn.first_layer(pred.state), teacher)
             out["cosine_min"], out["cosine_mean"] = jnp.min(cos), jnp.mean(cos)
         return out
 
@@ -245,9 +238,10 @@ def _fit_all(cell: Cell, inst: Instance, params, k_train, test, seed_base: int):
         [jnp.stack([learner_key(seed_base, i, j) for j in cell.learner_seeds])
          for i in cell.instance_seeds]
     )  # fmt: skip
-    learner = None if cell.learner == "oracle" else cell.make_learner(inst)
-    cosines = cell.family == "easy_depth2" and cell.learner in FIRST_LAYER
-    run = _one_run(cell, inst, learner, cosines)
+    # a learner that needs the planted params is built inside the program, per instance seed
+    built_inside = "params" in learners.entry(cell.learner).needs
+    learner = None if built_inside else cell.make_learner(inst)
+    run = _one_run(cell, inst, learner)
     x_test, y_test, _ = test
     args = (params, k_train, keys, x_test, y_test)
     if learner is None or learner.vmappable:
@@ -282,7 +276,7 @@ def _trivial_predictions(
     the teacher over `draws` seeds) costs more than most cells' training."""
 
     def compute() -> np.ndarray:
-        trivial = learners.make("trivial", instance=inst)
+        trivial = learners.make_for(learners.BASELINE, {}, inst)
 
         def predict(key, x_test):
             pred = trivial.fit(key, x_test[0, :1], jnp.zeros((1,), jnp.float32))
@@ -291,7 +285,7 @@ def _trivial_predictions(
         key = jax.random.fold_in(jax.random.key(seed_base), 1)
         return np.asarray(jax.jit(predict)(key, x_test))
 
-    key = ("trivial", inst.id, seed_base, tuple(cell.instance_seeds), cell.test_size)
+    key = ("baseline", inst.id, seed_base, tuple(cell.instance_seeds), cell.test_size)
     return caches.get(key, compute)
 
 
@@ -313,7 +307,7 @@ def train_stats(
     inf_test = np.asarray(test_meta["informative"])
     h_test = np.asarray(test_meta["hyperedge_hash"])
     k = int(np.asarray(test_meta["hyperedge"]).shape[-1])
-    bound = int(inf_test.sum()) * budget / _falling_factorial(int(inst.n), k)
+    bound = int(inf_test.sum()) * budget / _falling_factorial(int(inst.encoding.n), k)
     key_data = tuple(np.asarray(jax.random.key_data(k_train)).ravel().tolist())
     cache_key = ("train_stats", inst.id, key_data, budget, h_test.tobytes())
 
@@ -348,24 +342,25 @@ def _mse(y_hat: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> fl
     return float(np.sum(err * mask) / np.sum(mask)) if np.any(mask) else float("nan")
 
 
-def _fail_reasons(cell: Cell, out: dict[str, np.ndarray], p: int) -> tuple[list[str], list[str]]:
+def _fail_reasons(
+    describe: Callable[[int], tuple[list[str], list[str]]] | None,
+    out: dict[str, np.ndarray],
+    p: int,
+) -> tuple[list[str], list[str]]:
     """(failures, flags) of run p. A failure leaves no usable predictions (non-finite, diverged,
-    tensor's non-finite bit); a flag is the learner's own diagnosis with finite predictions that
-    are still scored (tensor on a PRG instance "finds no usable structure", learners.md)."""
+    or what the learner's `describe_failure` says voids them); a flag is the learner's own
+    diagnosis with finite predictions that are still scored (e.g. tensor on a PRG instance
+    "finds no usable structure", docs/learners.md)."""
     reasons, flags = [], []
     if not np.all(np.isfinite(out["y_hat"][p])):
         reasons.append("non-finite predictions")
     if "diverged" in out and bool(out["diverged"][p]):
         reasons.append("diverged (info['diverged'])")
     if "info_failed" in out and bool(out["info_failed"][p]):
-        if "failure_reason" in out and cell.learner == "tensor":
-            from hardnet.learners.tensor import describe_failure
-
-            code = int(np.max(out["failure_reason"][p]))
-            texts = describe_failure(code)
-            if code & 1:
-                reasons.append(f"failed (info['failed']): {texts[0]}")
-            flags += texts[1:] if code & 1 else texts
+        if "failure_reason" in out and describe is not None:
+            failures, diagnoses = describe(int(np.max(out["failure_reason"][p])))
+            reasons += failures
+            flags += diagnoses
         else:
             reasons.append("failed (info['failed'])")
     return reasons, flags
@@ -379,6 +374,8 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
     _, y_test, meta_test = test
     prg = "hyperedge_hash" in meta_test
     n_j = len(cell.learner_seeds)
+    built_inside = "params" in learners.entry(cell.learner).needs
+    describe = None if built_inside else cell.make_learner(inst).describe_failure
     error = None
     try:
         out, compile_s, run_s = _fit_all(cell, inst, params, k_train, test, seed_base)
@@ -431,7 +428,7 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
                     row[name] = float(out[name][p])
             if "curves" in out:
                 row["curves"] = {k: np.asarray(v[p]).tolist() for k, v in out["curves"].items()}
-            reasons, flags = _fail_reasons(cell, out, p)
+            reasons, flags = _fail_reasons(describe, out, p)
             row["failed"] = bool(reasons)
             row["fail_reason"] = "; ".join(reasons) if reasons else None
             row["flags"] = "; ".join(flags) if flags else None

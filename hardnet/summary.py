@@ -1,4 +1,4 @@
-"""Benchmark results grouped and judged with honest statistics (spec metrics.md).
+"""Benchmark results grouped and judged with honest statistics (docs/metrics.md).
 
 Input: the rows of a workdir's `results.jsonl` (one per run, `hardnet/runner.py`). Runs are
 grouped by instance (family + validated instance config) × learner (config entry) × budget.
@@ -43,7 +43,7 @@ GENERIC = ("sgd", "kernel", "tensor", "poly")
 REFERENCES = ("oracle", "trivial")
 LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
 GAP_P, GAP_MIN = 0.01, 0.05
-SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (metrics.md)
+SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (docs/metrics.md)
 METRICS = ("adv", "adv_mean", "acc01", "nmse", "mse_all")
 
 

@@ -1,4 +1,4 @@
-"""Structure-aware controls `brute_force` and `gf2` (spec learners.md, Controls).
+"""Structure-aware controls `brute_force` and `gf2` (docs/learners.md, Controls).
 
 They must break PRG instances from few samples (the failure of generic learners is computational)
 and fail on the random-label null. Accuracy is measured on fresh informative test hyperedges

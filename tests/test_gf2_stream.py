@@ -90,8 +90,9 @@ def _reference_rref(public, x, y, n, num_vars):
     """NumPy: the augmented tsa system `x_a ⊕ x_b ⊕ x_c ⊕ x_{de} = bit` over decodable,
     informative rows, reduced by Gauss-Jordan over all M + 1 columns: (rank among the M
     unknowns, consistent, solution at pivots, determined)."""
-    hyperedges, valid = (np.asarray(a) for a in public.decode(jnp.asarray(x)))
-    use = valid & np.asarray(public.informative(jnp.asarray(x)))
+    hyperedges, valid = (np.asarray(a) for a in public.encoding.decode(jnp.asarray(x)))
+    informative = public.encoding.informative  # None: every decodable row
+    use = valid if informative is None else valid & np.asarray(informative(jnp.asarray(x)))
     bits = np.asarray(y) > 0.5
     a = np.zeros((int(use.sum()), num_vars + 1), bool)
     for row, (h, b) in enumerate(zip(hyperedges[use], bits[use], strict=True)):

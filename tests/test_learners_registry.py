@@ -38,7 +38,7 @@ def test_reference_and_controls_through_the_registry(f6_data):
     assert trivial(x).shape == y.shape
     prg_inst = make_instance("prg_boolean", n=8, predicate="tsa")
     public = Public.of(prg_inst)
-    assert public.decode is not None and public.informative is not None
+    assert public.encoding is not None and public.encoding.decode is not None
     for name in ("brute_force", "gf2"):
         assert learners.make(name, public=public).name == name
 

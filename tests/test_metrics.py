@@ -1,4 +1,4 @@
-"""Metrics of spec metrics.md."""
+"""Metrics of docs/metrics.md."""
 
 import jax
 import jax.numpy as jnp

@@ -15,11 +15,11 @@ from hardnet.instances import make
 )
 def test_teacher_equals_predicate_on_every_hyperedge(n, k, predicate):
     inst = make("prg_boolean", n=n, k=k, predicate=predicate)
-    edges = jnp.asarray(prg.all_hyperedges(n, inst.predicate.k))
+    edges = jnp.asarray(prg.all_hyperedges(n, inst.encoding.predicate.k))
     z = jax.vmap(lambda s: prg.negated_one_hot(s, n))(edges)
     for seed in range(4):
         params = inst.init(jax.random.key(seed))
-        expected = inst.predicate(prg.seed_bits(params["seed"], edges))
+        expected = inst.encoding.predicate(prg.seed_bits(params["seed"], edges))
         np.testing.assert_array_equal(np.asarray(inst.apply(params, z)), np.asarray(expected))
 
 
@@ -29,7 +29,7 @@ def test_exactly_one_unit_fires():
     inst = make("prg_boolean", n=n, predicate="tsa")
     params = inst.init(jax.random.key(0))
     s = np.asarray(params["seed"])
-    ones = inst.predicate.ones()
+    ones = inst.encoding.predicate.ones()
     for edge in prg.all_hyperedges(n, 5)[:50]:
         z = np.asarray(prg.negated_one_hot(jnp.asarray(edge), n)).reshape(5, n)
         pre = []
@@ -39,7 +39,7 @@ def test_exactly_one_unit_fires():
         pre = np.array(pre)
         mismatches = (s[edge][None, :] != ones).sum(1)
         np.testing.assert_array_equal(pre, 1 - mismatches)
-        assert (pre > 0).sum() == inst.predicate(s[edge])
+        assert (pre > 0).sum() == inst.encoding.predicate(s[edge])
 
 
 def test_null_on_encodings_is_the_random_bit():

@@ -123,10 +123,10 @@ def test_informative_rows_carry_the_planted_bit(kwargs, num):
     assert inf.sum() >= 20, inf.sum()
     hyperedge = np.asarray(meta["hyperedge"])[inf]
     # the decoded S* is the position of the smallest coordinate of each slice
-    k, n = inst.predicate.k, inst.n
+    k, n = inst.encoding.predicate.k, inst.encoding.n
     argmin = np.argmin(np.asarray(x)[inf, : k * n].reshape(-1, k, n), axis=-1)
     np.testing.assert_array_equal(hyperedge, argmin)
-    planted = _planted(params, inst.predicate, hyperedge)
+    planted = _planted(params, inst.encoding.predicate, hyperedge)
     np.testing.assert_allclose(np.asarray(y)[inf], planted, atol=1e-5)
     np.testing.assert_array_equal(np.asarray(meta["clean_label"])[inf], planted)
     assert 0.05 < planted.mean() < 0.95
@@ -137,7 +137,7 @@ def test_region_table_on_sampled_rows():
     n, k, delta, c = 8, 3, 1 / 64, _threshold(8)
     x, y, meta = sample(params, jax.random.key(2), 20_000)
     x, y = np.asarray(x), np.asarray(y)
-    _, valid = inst.decode(x)
+    _, valid = inst.encoding.decode(x)
     valid, a = np.asarray(valid), x[:, : k * n] - c
     in_step = np.any((a >= 0) & (a <= delta), axis=-1)
     in_band = np.any((a > -delta) & (a < 2 * delta), axis=-1)
@@ -150,7 +150,7 @@ def test_region_table_on_sampled_rows():
     assert np.all(y[in_step] == 0)  # a coordinate in [c, c+δ] → 0
     ramp = valid & in_band & ~in_step
     assert np.all((y[ramp] >= 0) & (y[ramp] <= clean[ramp] + 1e-6))  # otherwise a ramp
-    brute = _brute_force(x[ramp], params["seed"], inst.predicate, n, k, delta, c)
+    brute = _brute_force(x[ramp], params["seed"], inst.encoding.predicate, n, k, delta, c)
     np.testing.assert_allclose(y[ramp], brute["y"], atol=1e-3)
 
 
@@ -158,7 +158,7 @@ def test_region_table_on_constructed_inputs():
     inst, params, _, apply = _compiled(**SMALL)
     n, k, delta, c = 8, 3, 1 / 64, _threshold(8)
     edges = prg.all_hyperedges(n, k)  # all 336 hyperedges: exhaustive
-    planted = _planted(params, inst.predicate, edges)
+    planted = _planted(params, inst.encoding.predicate, edges)
     x = _code(edges, n, c)
     np.testing.assert_array_equal(np.asarray(apply(params, x)), planted)
     zero_at = edges[:, 0]  # coordinate of the zero of slice 0; slice 0 also has a one at `one_at`
@@ -198,10 +198,10 @@ def test_reorganized_sums_equal_brute_force():
             np.asarray(jax.random.normal(jax.random.key(4), (200, k * n))),
         ]
     )
-    brute = _brute_force(x, params["seed"], inst.predicate, n, k, delta, c)
+    brute = _brute_force(x, params["seed"], inst.encoding.predicate, n, k, delta, c)
     frac = (brute["f"] > 0) & (brute["f"] < 1)
     assert np.any(frac.sum(-1) >= 2) and np.any(frac.sum(-2) >= 2)  # the within-G terms run
-    ones = jnp.asarray(inst.predicate.ones())
+    ones = jnp.asarray(inst.encoding.predicate.ones())
 
     @jax.jit
     def terms(x, seed):
@@ -235,7 +235,7 @@ def test_pairs_above_one_on_arbitrary_values():
 
 def test_informative_fraction_formula():
     inst = f2.make(n=64, predicate="tsa")
-    assert 0.0055 < inst.informative_fraction < 0.0065  # the spec's 0.006
+    assert 0.0055 < inst.informative_fraction < 0.0065  # the design's 0.006
     rough = ((1 - 1 / 64) ** 63) ** 5 * math.perm(64, 5) / 64**5
     assert abs(inst.informative_fraction / rough - 1) < 0.05  # the band (c−δ, c+2δ) is thin
 
@@ -249,7 +249,7 @@ def test_informative_fraction_matches_sampling(kwargs, num, chunks):
     for i in range(chunks):
         _, y, meta = sample(params, jax.random.key(6), num, i * num)
         inf = np.asarray(meta["informative"])
-        planted = _planted(params, inst.predicate, np.asarray(meta["hyperedge"])[inf])
+        planted = _planted(params, inst.encoding.predicate, np.asarray(meta["hyperedge"])[inf])
         np.testing.assert_allclose(np.asarray(y)[inf], planted, atol=1e-5)  # labels, as above
         hits += int(inf.sum())
     low, high = _binomial_interval(inst.informative_fraction, chunks * num)
@@ -266,7 +266,7 @@ def test_null_labels_are_random_bits_of_the_hyperedge():
     bits = np.asarray(apply(params, _code(edges, 8, _threshold(8))))
     expected = np.asarray(prg.null_bits(jax.random.wrap_key_data(params["label_key"]), edges))
     np.testing.assert_array_equal(bits, expected)  # exhaustive: the label is r(S)
-    clean = _planted(params, inst.predicate, edges)
+    clean = _planted(params, inst.encoding.predicate, edges)
     assert abs(bits.mean() - 0.5) < 4 * 0.5 / math.sqrt(len(edges))
     assert abs(np.corrcoef(bits, clean)[0, 1]) < 4 / math.sqrt(len(edges))
     _, y, meta = sample(params, jax.random.key(7), 20_000)  # sampled: consistent on repeats
@@ -311,18 +311,20 @@ def test_same_key_vmap_chunks_and_jit(kwargs, atol):
     assert not np.array_equal(other[0], parts[0][0])
     x, y, meta = whole
     assert x.shape == (20_000, inst.input_dim) and x.dtype == y.dtype == jnp.float32
-    np.testing.assert_array_equal(inst.decode(x)[0], meta["hyperedge"])  # the public decoder
+    np.testing.assert_array_equal(
+        inst.encoding.decode(x)[0], meta["hyperedge"]
+    )  # the public decoder
     assert meta["hyperedge_hash"].shape == (20_000, 2) and meta["informative"].dtype == jnp.bool_
 
 
 def test_instance_fields():
     inst = make_family("prg_gauss3_dv21", n=8, k=3, predicate="xor", d=30)
-    assert inst.family == "prg_gauss3_dv21" and inst.input_dim == 30 and inst.n == 8
-    assert inst.encoding == "bernoulli_gaussian" and inst.notes == ()
+    assert inst.family == "prg_gauss3_dv21" and inst.input_dim == 30 and inst.encoding.n == 8
+    assert inst.encoding.name == "bernoulli_gaussian" and inst.notes == ()
     assert inst.config["delta"] == 1 / 64 and isinstance(inst.config["delta"], float)
     assert inst.config["tau"] == 0.0 and inst.config["allow_unsafe_tau"] is False
     json.dumps(dict(inst.config))
-    assert f2.make(n=64).input_dim == 320 and f2.make(n=64).predicate.name == "tsa"
+    assert f2.make(n=64).input_dim == 320 and f2.make(n=64).encoding.predicate.name == "tsa"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -338,7 +338,7 @@ def test_online_sgd_memory_does_not_grow_with_the_budget():
         caches = runner.Caches()
         params, k_train, test = runner._data(inst, cell, 0, caches)
         learner_obj = cell.make_learner(inst)
-        run = runner._one_run(cell, inst, learner_obj, cosines=False)
+        run = runner._one_run(cell, inst, learner_obj)
         keys = jax.random.split(jax.random.key(0), 4).reshape(2, 2)
         prog = jax.vmap(jax.vmap(run, in_axes=(None, None, 0, None, None)))
         compiled = jax.jit(prog).lower(params, k_train, keys, test[0], test[1]).compile()

@@ -47,7 +47,8 @@ def test_clean_labels_equal_predicate_without_noise(family, predicate, k):
     assert inf.sum() > 100
     np.testing.assert_allclose(np.asarray(y)[inf], np.asarray(meta["clean_label"])[inf], atol=1e-6)
     np.testing.assert_array_equal(
-        meta["clean_label"], inst.predicate(prg.seed_bits(params["seed"], meta["hyperedge"]))
+        meta["clean_label"],
+        inst.encoding.predicate(prg.seed_bits(params["seed"], meta["hyperedge"])),
     )
 
 

@@ -1,4 +1,4 @@
-"""`hardnet-bench`: run a config's grid of benchmark cells into a workdir (issue 4).
+"""`hardnet-bench`: run a config's grid of benchmark cells into a workdir.
 
     hardnet-bench --config=hardnet/configs/headline.py:cpu --workdir=/tmp/headline
     python -m hardnet.cli.bench --config=hardnet/configs/smoke.py --workdir=/tmp/smoke \

@@ -23,7 +23,7 @@ Commands:
   table is in the README. XLA's CPU thread pool slows down many times over when the cores are
   shared with other busy processes: measure it alone.
 
-`:gpu` — the conjectured-hard tier (spec instances.md §5): F3/F4 with `xor_maj(5,7)` at n=128
+`:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
 Nyström to 1e5; poly and tensor to 1e6); the algebra-broken tier (F1/F3/F4 `tsa` at n=32, 64);
 brute force at n=16–24; gf2 on F1 `tsa` n=32, 64 and F3 `tsa` n=64; F6 at d=16 and d=64; F5
@@ -34,7 +34,7 @@ estimate; not measured).
 
 `:rehearsal` — `:gpu` scaled down to run on a CPU in minutes (see `_rehearsal`).
 
-Expected result (spec metrics.md, "Expected picture"); the report lists any deviation at the top:
+Expected result (docs/metrics.md, "Expected picture"); the report lists any deviation at the top:
 - F6 easy depth-2: `tensor` and `sgd` learned (nmse ≤ 0.01); `kernel` and `poly` partly.
 - F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: sgd, kernel, tensor, poly at trivial (the `adv`
   interval includes 0) and no PRG-versus-null gap.

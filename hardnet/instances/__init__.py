@@ -1,4 +1,4 @@
-"""Planted instance families, created by string id (spec instances.md §3).
+"""Planted instance families, created by string id (docs/instances.md).
 
     inst = hardnet.instances.make("prg_gauss3_smoothed", n=128, predicate="xor_maj(5,7)", tau=1e-5)
     params = inst.init(jax.random.key(0))
@@ -9,11 +9,9 @@ The null control is the same call with `null=True`; the dictator control `predic
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from typing import Any
 
-from hardnet import validation
+from hardnet import registry
 from hardnet.base import Instance
 from hardnet.instances import (
     easy_depth2,
@@ -23,28 +21,41 @@ from hardnet.instances import (
     prg_gauss3_dv21,
     prg_gauss3_smoothed,
 )
+from hardnet.registry import Entry
 
-# family id -> (constructor, provenance)
-REGISTRY: dict[str, tuple[Callable[..., Instance], str]] = {
-    "prg_boolean": (prg_boolean.make, "F1 [DV21 Thm 8(1)], read from the paper"),
-    "prg_gauss3_dv21": (prg_gauss3_dv21.make, "F2 [DV21 Thm 11], read from the paper"),
-    "prg_gauss3_smoothed": (prg_gauss3_smoothed.make, "F3 [DSV23 setting], reconstruction"),
-    "prg_depth2_smoothed": (prg_depth2_smoothed.make, "F4 [DSV23 setting], reconstruction"),
-    "natural_depth2": (natural_depth2.make, "F5 [DV20 setting], reconstruction"),
-    "easy_depth2": (easy_depth2.make, "F6 [ATV21 regime]"),
+KINDS = ("prg", "planted")  # a local-PRG construction (with null and dictator controls), or not
+
+REGISTRY: dict[str, Entry] = {
+    "prg_boolean": Entry(prg_boolean.make, "F1 [DV21 Thm 8(1)], read from the paper", "prg"),
+    "prg_gauss3_dv21": Entry(prg_gauss3_dv21.make, "F2 [DV21 Thm 11], read from the paper", "prg"),
+    "prg_gauss3_smoothed": Entry(
+        prg_gauss3_smoothed.make, "F3 [DSV23 setting], reconstruction", "prg"
+    ),
+    "prg_depth2_smoothed": Entry(
+        prg_depth2_smoothed.make, "F4 [DSV23 setting], reconstruction", "prg"
+    ),
+    "natural_depth2": Entry(natural_depth2.make, "F5 [DV20 setting], reconstruction", "planted"),
+    "easy_depth2": Entry(easy_depth2.make, "F6 [ATV21 regime]", "planted"),
 }
 
 PRG_FAMILIES = ("prg_boolean", "prg_gauss3_dv21", "prg_gauss3_smoothed", "prg_depth2_smoothed")
 
 
-def families() -> tuple[str, ...]:
-    return tuple(REGISTRY)
+def families(kind: str | None = None) -> tuple[str, ...]:
+    """The registered families, all or those of one kind ("prg", "planted")."""
+    return registry.names(REGISTRY, kind)
+
+
+def kind(family: str) -> str:
+    return registry.lookup(REGISTRY, "family", family).kind
 
 
 def make(family: str, **kwargs: Any) -> Instance:
     """The instance of `family` at the given hyperparameters (validated before anything runs)."""
-    if family not in REGISTRY:
-        raise ValueError(f"family must be one of {', '.join(REGISTRY)}, got {family!r}")
-    constructor = REGISTRY[family][0]
-    validation.check_known(family, kwargs, inspect.signature(constructor).parameters)
-    return constructor(**kwargs)
+    return registry.create(REGISTRY, "family", family, kwargs)
+
+
+def small_prg() -> Instance:
+    """A small PRG instance (F1, n=8, `tsa`) that every structure-aware control accepts: a
+    control's keywords that fail here are a config error, not the limit of a larger instance."""
+    return make("prg_boolean", n=8, predicate="tsa")

@@ -107,4 +107,5 @@ def make(d: int = 16, m: int = 8, label_noise: float = 0.0, degenerate: bool = F
         apply=apply,
         informative_fraction=1.0,
         describe=describe,
+        teacher_directions=lambda params: params["W"],
     )

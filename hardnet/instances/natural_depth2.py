@@ -25,8 +25,8 @@ Inputs:
 
       ⟨w_1, x_C⟩ = −Σ_l p_l ψ_{i_l} − (K−2) = 2 − 2·#{true literals of C},
 
-  so `σ(⟨w_1, x_C⟩) = 2·1[C violated by ψ]` (the spec's formula holds as written, for every
-  K ≥ 1; we require K ≥ 2 as the spec does). The other units add their own terms; the label is
+  so `σ(⟨w_1, x_C⟩) = 2·1[C violated by ψ]` (the design's formula holds as written, for every
+  K ≥ 1; we require K ≥ 2, docs/instances.md, F5). The other units add their own terms; the label is
   `h(x_C)`. A violated clause has probability exactly `2^−K`. `meta` carries `violated`,
   `clause_vars` (int32[num, K]) and `clause_signs` (int32 ±1 [num, K]).
 

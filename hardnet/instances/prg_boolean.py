@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from hardnet import prg
-from hardnet.base import Array, Instance, row_keys
+from hardnet.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common
 
 FAMILY = "prg_boolean"
@@ -70,9 +70,7 @@ def make(n: int = 32, k: int | None = None, predicate: str = "tsa", null: bool =
         sample=sample,
         apply=apply,
         informative_fraction=1.0,
-        encoding="negated_one_hot",
-        decode=lambda x: prg.decode_negated_one_hot(x, k, n),
-        informative_fn=lambda x: prg.decode_negated_one_hot(x, k, n)[1],
-        predicate=pred,
-        n=n,
+        encoding=Encoding(
+            "negated_one_hot", lambda x: prg.decode_negated_one_hot(x, k, n), pred, n
+        ),
     )

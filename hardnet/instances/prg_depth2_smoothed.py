@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet import prg, validation
-from hardnet.base import Array, Instance, row_keys
+from hardnet.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common, smoothing
 
 FAMILY = "prg_depth2_smoothed"
@@ -132,11 +132,7 @@ def make(
         apply=apply,
         # sign(β_q + ω g_q) is a fair coin, so the decoded tuple is uniform over [n]^k.
         informative_fraction=math.perm(n, k) / n**k,
-        encoding="bbin_pm1",
-        decode=lambda x: prg.decode_bbin(x, k, n),
-        informative_fn=lambda x: prg.decode_bbin(x, k, n)[1],
-        predicate=pred,
-        n=n,
+        encoding=Encoding("bbin_pm1", lambda x: prg.decode_bbin(x, k, n), pred, n),
         notes=notes,
         materialized=materialized,
     )

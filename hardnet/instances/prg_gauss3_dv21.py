@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet import prg, validation
-from hardnet.base import Array, Instance, row_keys
+from hardnet.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common
 
 FAMILY = "prg_gauss3_dv21"
@@ -300,11 +300,13 @@ def make(
         apply=apply,
         informative_fraction=fraction,
         describe=describe,
-        encoding="bernoulli_gaussian",
-        decode=lambda x: prg.decode_bernoulli_gaussian(x, k, n),
-        informative_fn=lambda x: decode_clean(x)[1],
-        predicate=pred,
-        n=n,
+        encoding=Encoding(
+            "bernoulli_gaussian",
+            lambda x: prg.decode_bernoulli_gaussian(x, k, n),
+            pred,
+            n,
+            lambda x: decode_clean(x)[1],
+        ),
         notes=notes,
         materialized=materialized,
     )

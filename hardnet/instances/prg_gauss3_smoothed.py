@@ -38,7 +38,7 @@ import numpy as np
 from jax.scipy.stats import norm
 
 from hardnet import prg, validation
-from hardnet.base import Array, Instance, row_keys
+from hardnet.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common, smoothing
 
 FAMILY = "prg_gauss3_smoothed"
@@ -201,11 +201,7 @@ def make(
         apply=apply,
         informative_fraction=prg.ordered_distinct_probability(chunk_prob, k),
         describe=describe,
-        encoding="bbin",
-        decode=lambda x: prg.decode_bbin(x, k, n),
-        informative_fn=informative,
-        predicate=pred,
-        n=n,
+        encoding=Encoding("bbin", lambda x: prg.decode_bbin(x, k, n), pred, n, informative),
         notes=notes,
         materialized=materialized,
     )

@@ -1,4 +1,4 @@
-"""The learner zoo, created by string id (spec learners.md).
+"""The learner zoo, created by string id (docs/learners.md).
 
     learner = hardnet.learners.make("tensor", m=8)
     predictor = learner.fit(jax.random.key(0), x, y)
@@ -15,36 +15,65 @@ examples/my_learner.py); benchmark configs then name it like a built-in one.
 
 from __future__ import annotations
 
-import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from hardnet import validation
-from hardnet.base import Learner
+from hardnet import registry
+from hardnet.base import Instance, Learner, Params, Public
 from hardnet.learners import brute_force, gf2, kernel, poly, reference, sgd, tensor
+from hardnet.registry import Entry
 
-# name -> (constructor, what it is)
-REGISTRY: dict[str, tuple[Callable[..., Learner], str]] = {
-    "sgd": (sgd.make, "MLPs trained by optax optimizers, online or on a finite sample"),
-    "tensor": (tensor.make, "Hermite method of moments for depth-2 ReLU networks [ATV21]"),
-    "kernel": (
+KINDS = ("generic", "control", "reference")
+KNOWLEDGE = ("public", "instance", "params")
+
+
+REGISTRY: dict[str, Entry] = {
+    "sgd": Entry(
+        sgd.make, "MLPs trained by optax optimizers, online or on a finite sample", "generic"
+    ),
+    "tensor": Entry(
+        tensor.make, "Hermite method of moments for depth-2 ReLU networks [ATV21]", "generic"
+    ),
+    "kernel": Entry(
         kernel.make,
         "kernel ridge regression: NNGP, NTK, RBF, Laplace; exact or Nyström-PCG",
+        "generic",
     ),
-    "poly": (poly.make, "ridge regression on Hermite features of degree ≤ D"),
-    "brute_force": (brute_force.make, "exhaustive search over all 2^n seeds (control)"),
-    "gf2": (gf2.make, "linearization over GF(2) and Gaussian elimination (control)"),
-    "oracle": (reference.make_oracle, "the teacher itself (knows s): the error floor"),
-    "trivial": (reference.make_trivial, "best seed-agnostic predictor: the ceiling to beat"),
+    "poly": Entry(poly.make, "ridge regression on Hermite features of degree ≤ D", "generic"),
+    "brute_force": Entry(
+        brute_force.make, "exhaustive search over all 2^n seeds", "control", ("public",)
+    ),
+    "gf2": Entry(
+        gf2.make, "linearization over GF(2) and Gaussian elimination", "control", ("public",)
+    ),
+    "oracle": Entry(
+        reference.make_oracle,
+        "the teacher itself (knows s): the error floor",
+        "reference",
+        ("instance", "params"),
+    ),
+    "trivial": Entry(
+        reference.make_trivial,
+        "best seed-agnostic predictor: the ceiling to beat",
+        "reference",
+        ("instance",),
+    ),
 }
 
 GENERIC = ("sgd", "tensor", "kernel", "poly")
 CONTROLS = ("brute_force", "gf2", "oracle", "trivial")
+BASELINE = "trivial"  # the seed-agnostic predictor that `adv` is measured against
 
 
-def names() -> tuple[str, ...]:
-    return tuple(REGISTRY)
+def names(kind: str | None = None) -> tuple[str, ...]:
+    """Registered learners, all or those of one kind ("generic", "control", "reference")."""
+    return registry.names(REGISTRY, kind)
+
+
+def entry(name: str) -> Entry:
+    """The registry entry of `name`: its kind and what it needs (ValueError if unknown)."""
+    return registry.lookup(REGISTRY, "learner", name)
 
 
 def register(name: str, constructor: Callable[..., Learner], description: str) -> None:
@@ -66,12 +95,12 @@ def register(name: str, constructor: Callable[..., Learner], description: str) -
         raise ValueError(f"description must be a non-empty string, got {description!r}")
     if name in GENERIC + CONTROLS:
         raise ValueError(f"name {name!r} is a built-in learner; choose another name")
-    if name in REGISTRY and _qualified(REGISTRY[name][0]) != _qualified(constructor):
+    if name in REGISTRY and _qualified(REGISTRY[name].constructor) != _qualified(constructor):
         raise ValueError(
-            f"name {name!r} is already registered to {_qualified(REGISTRY[name][0])}; "
+            f"name {name!r} is already registered to {_qualified(REGISTRY[name].constructor)}; "
             "choose another name"
         )
-    REGISTRY[name] = (constructor, description)
+    REGISTRY[name] = Entry(constructor, description, "generic")
 
 
 def _qualified(fn: Callable[..., Any]) -> str:
@@ -81,8 +110,22 @@ def _qualified(fn: Callable[..., Any]) -> str:
 
 def make(name: str, **kwargs: Any) -> Learner:
     """The learner `name` at the given hyperparameters (validated before anything runs)."""
-    if name not in REGISTRY:
-        raise ValueError(f"learner must be one of {', '.join(REGISTRY)}, got {name!r}")
-    constructor = REGISTRY[name][0]
-    validation.check_known(name, kwargs, inspect.signature(constructor).parameters)
-    return constructor(**kwargs)
+    return registry.create(REGISTRY, "learner", name, kwargs)
+
+
+def make_for(
+    name: str, kwargs: Mapping[str, Any], instance: Instance | None = None, params: Params = None
+) -> Learner:
+    """The learner `name` with what its entry `needs` supplied from `instance` (and `params`)
+    besides the config's `kwargs`."""
+    needs = entry(name).needs
+    extra: dict[str, Any] = {}
+    if needs and instance is None:
+        raise ValueError(f"{name}: needs the instance ({', '.join(needs)})")
+    if "public" in needs:
+        extra["public"] = Public.of(instance)
+    if "instance" in needs:
+        extra["instance"] = instance
+    if "params" in needs:
+        extra["params"] = params
+    return make(name, **kwargs, **extra)

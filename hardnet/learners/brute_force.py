@@ -1,4 +1,4 @@
-"""`brute_force`: exhaustive search over all 2^n seeds (control; spec learners.md, Controls).
+"""`brute_force`: exhaustive search over all 2^n seeds (control; docs/learners.md, Controls).
 
 The learner knows the public encoding (`Public`: decoder, informative test, predicate P, n), never
 the seed. Each training input is decoded to its hyperedge `S = (i_1..i_k)`; on the informative
@@ -38,9 +38,9 @@ def check_public(where: str, public: Any) -> Public:
         raise ValueError(f"{where}: public is required (hardnet.base.Public.of(instance))")
     if not isinstance(public, Public):
         raise ValueError(f"{where}: public must be a hardnet.base.Public, got {type(public)}")
-    if public.decode is None or public.predicate is None or public.n is None:
+    if public.encoding is None:
         raise ValueError(
-            f"{where}: public must carry a PRG encoding (decode, predicate and n); "
+            f"{where}: public must carry a PRG encoding (decoder, predicate and n); "
             f"family {public.family!r} has none"
         )
     return public
@@ -61,10 +61,10 @@ def training_rows(public: Public, x: Array, y: Array) -> tuple[Array, Array, Arr
     `use`: decodable and informative rows; `bits = 1[y > 1/2]`; `fill`: the mean label over
     undecodable rows (1/2 if none), the prediction off the code.
     """
-    hyperedges, valid = public.decode(x)
+    hyperedges, valid = public.encoding.decode(x)
     use = valid
-    if public.informative is not None:
-        use = use & public.informative(x)
+    if public.encoding.informative is not None:
+        use = use & public.encoding.informative(x)
     bits = (y > 0.5).astype(jnp.int32)
     off = jnp.sum(~valid)
     fill = jnp.where(off > 0, jnp.sum(jnp.where(valid, 0.0, y)) / jnp.maximum(off, 1), 0.5)
@@ -90,7 +90,7 @@ def make(
     seed_chunk = validation.check_int("seed_chunk", seed_chunk, low=1)
     validation.check_power_of_two("seed_chunk", seed_chunk, "chunks tile the 2^n seeds")
     max_rows = validation.check_int("max_rows", max_rows, low=1)
-    n, pred = public.n, public.predicate
+    n, pred = public.encoding.n, public.encoding.predicate
     if n > max_n:
         raise ValueError(
             f"{NAME}: n={n} means 2^n = {2**n} seeds to search, over max_n={max_n} "
@@ -152,7 +152,7 @@ def make(
         return {"seed": seed_bits, "fill": fill}, info
 
     def apply(state: dict[str, Array], x: Array) -> Array:
-        hyperedges, valid = public.decode(x)
+        hyperedges, valid = public.encoding.decode(x)
         w = prg.seed_bits(state["seed"], hyperedges)
         out = jnp.asarray(table)[jnp.sum(w * weights, axis=-1)].astype(jnp.float32)
         return jnp.where(valid, out, state["fill"])
@@ -183,6 +183,6 @@ def make(
         "max_rows": max_rows,
         "n": n,
         "predicate": pred.name,
-        "encoding": public.encoding,
+        "encoding": public.encoding.name,
     }
     return Learner(name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True)

@@ -1,4 +1,4 @@
-"""`gf2`: linearization over GF(2) and Gaussian elimination (control; spec learners.md, Controls).
+"""`gf2`: linearization over GF(2) and Gaussian elimination (control; docs/learners.md, Controls).
 
 Algebraic normal form: with `t[m] = P(w)` for the pattern `w` of index `m = Σ_j w_j 2^(j-1)`,
 the Möbius transform `a[J] = ⊕_{m ⊆ J} t[m]` gives `P(w) = ⊕_{J: a[J]=1} Π_{j∈J} w_j`, of degree
@@ -118,7 +118,7 @@ def make(
     max_bytes = validation.max_bytes() if max_bytes is None else max_bytes
     max_bytes = validation.check_int("max_bytes", max_bytes, low=1)
     max_free = validation.check_int("max_free", max_free, low=0, high=16)
-    n, pred = public.n, public.predicate
+    n, pred = public.encoding.n, public.encoding.predicate
     coeffs = anf(pred)
     deg = degree(pred)
     num_vars = monomial_count(n, deg)
@@ -206,7 +206,7 @@ def make(
         """Packed equations `uint32[num, W]` of a chunk (`0 = 0` on rows not decodable and
         informative) and its sums: equations used, undecodable rows and their labels."""
         hyperedges, use, bits, _ = training_rows(public, x, y)
-        _, valid = public.decode(x)
+        _, valid = public.encoding.decode(x)
         num = hyperedges.shape[0]
         cols = columns(hyperedges)
         right = (bits ^ const).astype(jnp.uint32)
@@ -323,7 +323,7 @@ def make(
         return fit_stream(array_source(x, y), x.shape[0], x.shape[0])
 
     def apply(state: dict[str, Array], x: Array) -> Array:
-        hyperedges, valid = public.decode(x)
+        hyperedges, valid = public.encoding.decode(x)
         hyperedges = hyperedges.reshape(-1, pred.k).astype(jnp.int32)
         cols = columns(hyperedges)
         seed_bits = state["seed"][jnp.clip(hyperedges, 0, n - 1)]  # ŝ_{i_j}, [num, k]
@@ -385,7 +385,7 @@ def make(
         "predicate": pred.name,
         "degree": deg,
         "num_variables": num_vars,
-        "encoding": public.encoding,
+        "encoding": public.encoding.name,
     }
     return Learner(
         name=NAME,

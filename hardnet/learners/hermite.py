@@ -1,4 +1,4 @@
-"""Hermite moments of a depth-2 ReLU network under `x ~ N(0, I_d)` (spec learners.md, `tensor`).
+"""Hermite moments of a depth-2 ReLU network under `x ~ N(0, I_d)` (docs/learners.md, `tensor`).
 
 Probabilists' Hermite polynomials `He_0 = 1, He_1 = t, He_{p+1} = t He_p − p He_{p−1}`. For
 `g ~ N(0, 1)`, `σ = relu` and a bias b [ATV21, Awasthi, Tang & Vijayaraghavan, NeurIPS 2021]:

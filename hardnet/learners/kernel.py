@@ -1,4 +1,4 @@
-"""`kernel`: kernel ridge regression with NNGP, NTK, RBF or Laplace kernels (spec learners.md).
+"""`kernel`: kernel ridge regression with NNGP, NTK, RBF or Laplace kernels (docs/learners.md).
 
 Kernels (`hardnet.learners.kernels`): the closed-form NNGP `Σ_L` and NTK `Θ_L` of a ReLU network
 with L = `depth` hidden layers in NTK parameterization (arc-cosine recursion; input layer
@@ -28,12 +28,12 @@ bandwidth, training MSE of the refit and whether Nyström was used; a `monitor` 
 on the final predictor (one log point).
 
 Streamed, `fit_online(key, source, N)` on rows `0 .. N` of an i.i.d. stream (`hardnet.base.Source`):
-up to `exact_max` rows (and `solver != "nystrom"`) it is `fit` on `source(0, N)`. Above, the rows
-are never held: every pass reads them again from the source in chunks of `tile` rows
-(`solvers.Rows`), memory O(tile · M + M²) whatever N, and
+up to `exact_max` rows (and `solver != "nystrom"`) it is `fit` on those rows, read into memory
+(`source.read_rows`). Above, the rows are never held: every pass reads them again from the source
+in chunks of `tile` rows (`solvers.Rows`), memory O(tile · M + M²) whatever N, and
 
 1. the split is by row index: row r validates iff `⌊(r+1)·f⌋ > ⌊r·f⌋` (f = `val_fraction`, the
-   rule of `poly.is_validation`; ⌊f·N⌋ rows spread evenly, a random split on an i.i.d. stream),
+   rule of `source.is_validation`; ⌊f·N⌋ rows spread evenly, a random split on an i.i.d. stream),
    applied as 0/1 row weights `w_i` inside each chunk;
 2. the landmarks are the first M training rows of the stream and the bandwidth's median
    heuristic uses its first `bandwidth_subsample` rows; the kernel scale `s = (1/N) Σ k(x_i, x_i)`
@@ -58,9 +58,14 @@ import jax.numpy as jnp
 from hardnet import validation
 from hardnet.base import Array, Learner, Monitor, Predictor, Source
 from hardnet.learners import kernels, solvers
-from hardnet.learners.poly import is_validation
 from hardnet.learners.solvers import KernelFn, Rows
-from hardnet.learners.source import array_source, check_source
+from hardnet.learners.source import (
+    array_source,
+    check_source,
+    is_validation,
+    read_rows,
+    validation_count,
+)
 
 NAME = "kernel"
 DEFAULT_RIDGES = (1e-6, 3e-5, 1e-3, 3e-2, 1.0)
@@ -272,16 +277,15 @@ def make(
     def fit_online(
         key: Array, source: Source, budget: int, monitor: Monitor | None = None
     ) -> Predictor:
-        """Rows `0 .. budget` of an i.i.d. stream (module docstring, "Streamed"): `fit` on
-        `source(0, budget)` up to `exact_max` rows, else Nyström reading the stream again at
+        """Rows `0 .. budget` of an i.i.d. stream (module docstring, "Streamed"): `fit` on the
+        rows read into memory up to `exact_max` rows, else Nyström reading the stream again at
         every pass, memory O(tile·M + M²) whatever the budget."""
         _check_x64(dtype)
         budget = validation.check_int("budget", budget, low=2)
         check_source(NAME, source, 1)
-        start = jnp.zeros((), jnp.int32)
         if not nystrom_at(budget):
-            return fit(key, *source(start, budget), monitor=monitor)
-        n_val = math.floor(val_fraction * budget)  # is_validation marks about this many rows
+            return fit(key, *read_rows(source, budget), monitor=monitor)
+        n_val = validation_count(budget, val_fraction)
         if not 1 <= n_val <= budget - 1:
             raise ValueError(
                 f"{NAME}: val_fraction={val_fraction} of N={budget} rows leaves {n_val} "
@@ -289,7 +293,7 @@ def make(
             )
         m = min(landmarks, budget - n_val)
         head = min(budget, max(bandwidth_subsample, _head_rows(m, val_fraction)))
-        x_head = source(start, head)[0].astype(dtype)
+        x_head = read_rows(source, head)[0].astype(dtype)
         in_val = is_validation(jnp.arange(head, dtype=jnp.int32), val_fraction)
         centers = x_head[jnp.argsort(in_val.astype(jnp.int32), stable=True)[:m]]
         h = bandwidth_of(jax.random.split(key)[1], x_head[: min(bandwidth_subsample, budget)])

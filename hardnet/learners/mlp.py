@@ -1,4 +1,4 @@
-"""The multilayer perceptron trained by the `sgd` learner (spec learners.md, `sgd`).
+"""The multilayer perceptron trained by the `sgd` learner (docs/learners.md, `sgd`).
 
 With `depth` hidden layers of `width` units and activation σ,
 

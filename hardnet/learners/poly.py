@@ -1,6 +1,6 @@
 """`poly`: ridge regression on all multivariate Hermite (or monomial) features of degree ≤ D.
 
-This is the "low-degree" learner of the hardness theory (spec learners.md, `poly`): the
+This is the "low-degree" learner of the hardness theory (docs/learners.md, `poly`): the
 predictor is a polynomial of degree ≤ D in x, fitted by ridge regression. Features, over all
 multi-indices `α ∈ N^d` with `|α| ≤ D`:
 
@@ -14,8 +14,9 @@ Fit on rows `0 .. N` of a stream (`fit_online(key, source, N)`; `fit(key, x, y)`
 the rows of x in a random order from `key`). Fixed shapes, no data-dependent loops, so both vmap
 over seeds; memory `chunk × count` for the features and `count²` for the normal equations,
 whatever N:
-1. Split by row index: row r is a validation row iff `⌊(r+1)·f⌋ > ⌊r·f⌋` (f = val_fraction),
-   `n_v = ⌊f·N⌋` rows spread evenly; on an i.i.d. stream this is a random split.
+1. Split by row index (`source.is_validation`: row r is a validation row iff
+   `⌊(r+1)·f⌋ > ⌊r·f⌋`, f = val_fraction), `n_v = ⌊f·N⌋` rows spread evenly; on an i.i.d.
+   stream this is a random split.
 2. Pass 1 over chunks of rows: `G = ΦᵀΦ`, `b = Φᵀy` over all rows and `G_v, b_v` over the
    validation rows; `G_t = (G − G_v)/n_t`, `b_t = (b − b_v)/n_t`.
 3. For each ridge λ of the grid: `w_λ = (G_t + s (λ P + ε I))^{-1} b_t` by Cholesky, with
@@ -42,7 +43,13 @@ import numpy as np
 
 from hardnet import linalg, validation
 from hardnet.base import Array, Learner, Monitor, Predictor, Source
-from hardnet.learners.source import array_source, check_source, fold_rows
+from hardnet.learners.source import (
+    array_source,
+    check_source,
+    fold_rows,
+    is_validation,
+    validation_count,
+)
 
 NAME = "poly"
 BASES = ("hermite", "monomial")
@@ -120,13 +127,6 @@ def features(x: Array, degree: int, basis: str) -> Array:
     for j in range(1, var.shape[1]):
         out = out * h[:, var[:, j], power[:, j]]
     return out
-
-
-def is_validation(rows: Array, fraction: float) -> Array:
-    """Whether stream row r is a validation row: `⌊(r+1)·f⌋ > ⌊r·f⌋`, so that any N consecutive
-    rows from 0 hold `⌊N·f⌋` of them, evenly spread (on an i.i.d. stream, as good as random)."""
-    r = rows.astype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-    return jnp.floor((r + 1) * fraction) > jnp.floor(r * fraction)
 
 
 def _chunks(x: Array, chunk: int) -> tuple[Array, Array]:
@@ -218,7 +218,7 @@ def make(
         d, dtype = check_source(NAME, source, min(num, 1))
         dtype = dtype if dtype in (jnp.float32, jnp.float64) else jnp.float32
         count = check_x(jax.ShapeDtypeStruct((1, d), dtype), "fit")
-        n_val = math.floor(val_fraction * num)
+        n_val = validation_count(num, val_fraction)
         if not 1 <= n_val <= num - 1:
             raise ValueError(
                 f"{NAME}.fit: val_fraction={val_fraction} of N={num} rows leaves {n_val} "

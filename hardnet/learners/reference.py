@@ -1,4 +1,4 @@
-"""Reference predictors (spec learners.md, "oracle and trivial"; metrics.md on `adv`).
+"""Reference predictors (docs/learners.md, oracle and trivial; docs/metrics.md, Advantage).
 
 - `oracle`: the teacher itself, `ŷ(x) = N_s(x)` with the planted params: the error floor. It is
   the one learner that knows s, and it ignores the data.

@@ -1,4 +1,4 @@
-"""`sgd`: MLPs trained by optax gradient methods, online or on a finite sample (spec learners.md).
+"""`sgd`: MLPs trained by optax gradient methods, online or on a finite sample (docs/learners.md).
 
 Model (`hardnet.learners.mlp`): `depth` hidden layers of `width` units, a scalar readout `f(x)`.
 Objective on a minibatch B:
@@ -265,4 +265,6 @@ def make(
         fit=jax.jit(fit, static_argnames=("budget", "monitor")),
         fit_online=jax.jit(fit_online, static_argnames=("source", "budget", "monitor")),
         vmappable=True,
+        curves=("train_loss", "weight_movement", "monitor/test_mse", "monitor/cosine_min"),
+        first_layer=Network.first_layer,
     )

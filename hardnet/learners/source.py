@@ -102,6 +102,25 @@ def read_rows(source: Source, num: int, start: int = 0, chunk: int = READ_CHUNK)
     return map_rows(source, start, start + num, chunk, lambda x, y, row0: (x, y))
 
 
+SPLIT_DENOMINATOR = 2**16  # validation fractions are rounded to multiples of 1 / 2^16
+
+
+def is_validation(rows: Array, fraction: float) -> Array:
+    """Whether stream row r is a validation row: `⌊(r+1)·f⌋ > ⌊r·f⌋` with `f = p/q`,
+    `q = 2^16`, `p = round(fraction · q)`, i.e. `(r·p mod q) + p ≥ q` (exact in uint32 for every
+    row index). Rows 0..N hold `⌊N·p/q⌋` of them, evenly spread: on an i.i.d. stream, a random
+    split that needs no permutation and no storage."""
+    q = SPLIT_DENOMINATOR
+    p = jnp.uint32(round(fraction * q))
+    rest = (jnp.asarray(rows).astype(jnp.uint32) % q) * p % q
+    return rest + p >= q
+
+
+def validation_count(num: int, fraction: float) -> int:
+    """The number of rows among `0 .. num` that `is_validation` marks: `⌊num·p/q⌋`."""
+    return num * round(fraction * SPLIT_DENOMINATOR) // SPLIT_DENOMINATOR
+
+
 def check_source(where: str, source: Source, num: int) -> tuple[int, Any]:
     """`(d, dtype)` of the rows `source(0, num)` returns, checked by shape inference (nothing
     runs): x must be `[num, d]` and y `[num]`."""

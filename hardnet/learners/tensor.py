@@ -1,4 +1,4 @@
-"""`tensor`: method of moments for depth-2 ReLU networks [ATV21 regime] (spec learners.md).
+"""`tensor`: method of moments for depth-2 ReLU networks [ATV21 regime] (docs/learners.md).
 
 Model `f(x) = Σ_j a_j σ(⟨w_j, x⟩ + b_j) + c` under `x ~ N(0, I_d)`; its Hermite moments are
 `T_p = E[f(x) He_p(x)] = Σ_j a_j c_p(b_j) w_j^{⊗p}` (`hardnet.learners.hermite`). Following
@@ -26,7 +26,7 @@ Awasthi, Tang & Vijayaraghavan (NeurIPS 2021) and Jennrich's algorithm (Harshman
 5. `λ^{(p)}` by least squares `T̂p ≈ Σ λ_j v_j^{⊗p}` (normal equations, Gram `(v_i·v_j)^p`); then
    per unit the least squares over a bias grid: `a (Φ(b), φ(b), −bφ(b)) ≈ (t1_j, λ2_j, λ3_j)`,
    b on 161 points of [−b_max, b_max], a in closed form; output offset c = mean residual.
-6. Refine (beyond the spec's "short gradient phase": Adam alone often pulled good starts away):
+6. Refine (beyond the design's "short gradient phase": Adam alone often pulled good starts away):
    steps 4–5 for each of the `starts` best-scoring pencils (default all `3·tries`); per start
    `freeze_steps` Adam steps on (a, b, c) with W fixed, then `lm_steps` Levenberg–Marquardt steps
    on all parameters over the first `lm_rows` rows (`_lm_refine`; F6 is realizable, so from a
@@ -73,6 +73,16 @@ FAILURE_BITS = {
 def describe_failure(code: int) -> list[str]:
     """The reasons encoded in `info["failure_reason"]`."""
     return [text for bit, text in FAILURE_BITS.items() if int(code) & bit]
+
+
+def failure_report(code: int) -> tuple[list[str], list[str]]:
+    """`(failures, flags)` of a failure code (`Learner.describe_failure`): only non-finite
+    values void the predictions; the other bits are diagnoses of a scored run (on a PRG
+    instance the method "finds no usable structure", and says why)."""
+    texts = describe_failure(code)
+    if int(code) & 1:
+        return [f"failed (info['failed']): {texts[0]}"], texts[1:]
+    return [], texts
 
 
 def _apply(state: dict[str, Array], x: Array) -> Array:
@@ -556,5 +566,13 @@ def make(
         return work, flops
 
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
+        name=NAME,
+        config=config,
+        fit=fit,
+        fit_online=fit_online,
+        vmappable=True,
+        estimate=estimate,
+        curves=("lm_loss",),
+        first_layer=lambda state: state["W"].T,
+        describe_failure=failure_report,
     )

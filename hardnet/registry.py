@@ -1,0 +1,54 @@
+"""Registries of named constructors: learners (`hardnet.learners`) and planted families
+(`hardnet.instances`) are both a `dict[str, Entry]`, and pieces that run or report cells ask an
+entry what it is (`kind`, `needs`) instead of knowing names.
+
+    entry = lookup(REGISTRY, "learner", "sgd")
+    learner = create(REGISTRY, "learner", "sgd", {"width": 64})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hardnet import validation
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A registered constructor and what it builds.
+
+    Attributes:
+      constructor: `(**kwargs) -> object`, validating its keywords (ValueError naming them).
+      description: one line for listings and reports (for families: the provenance).
+      kind: what the object is, from the registry's own list (learners: "generic", "control",
+        "reference"; families: "prg", "planted").
+      needs: keywords the runner supplies besides the config's (learners: "public",
+        "instance", "params").
+    """
+
+    constructor: Callable[..., Any]
+    description: str
+    kind: str
+    needs: tuple[str, ...] = ()
+
+
+def lookup(registry: Mapping[str, Entry], what: str, name: str) -> Entry:
+    """The entry of `name`; ValueError listing the known names."""
+    if name not in registry:
+        raise ValueError(f"{what} must be one of {', '.join(registry)}, got {name!r}")
+    return registry[name]
+
+
+def names(registry: Mapping[str, Entry], kind: str | None = None) -> tuple[str, ...]:
+    """The registered names, all or those of one kind, in registration order."""
+    return tuple(name for name, e in registry.items() if kind is None or e.kind == kind)
+
+
+def create(registry: Mapping[str, Entry], what: str, name: str, kwargs: Mapping[str, Any]) -> Any:
+    """`constructor(**kwargs)` after checking that every keyword is one it takes."""
+    constructor = lookup(registry, what, name).constructor
+    validation.check_known(name, dict(kwargs), inspect.signature(constructor).parameters)
+    return constructor(**kwargs)
