@@ -12,19 +12,20 @@ A cell's program (`hardnet.runner`) holds, at its peak,
                    + I · J · work(N, d)                    the learner's working memory per run
 
 with I instance seeds, J learner seeds, T test rows, `row` the bytes of one sampled row (x, y and
-its meta, from `jax.eval_shape` of the instance's sampler), N the budget, `N_held` = 0 for a
-learner that streams its data (`fit_online`) and N otherwise, and `work(N, d)` the learner's own
-`Learner.estimate` (one copy of the data where it declares none). Training sets are drawn in
-chunks of `chunk` = `runner.SAMPLE_CHUNK` rows and concatenated (x and y only, twice: the chunks
-and their concatenation). `SAMPLER_COPIES` bounds what a sampler holds while it draws, in units
-of its output row (per-row keys, random bits, hidden pre-activations; measured: 3.8 on F6 at
-d=64, 21 on F3 at n=128 with `xor_maj(5,7)`, whose dense smoothed first layer dominates).
-The host passes over the training stream (the fresh-hyperedge check and the mean label of
-`runner.train_stats`) run after the program, `runner.STATS_CHUNK` rows at a time, and do not add to
-its peak. `est_flops` is I · J times the learner's flops. `base` is the resident size of a process
-that has imported hardnet and run a tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU
-machine, jax 0.10.2); on an accelerator the device holds no such base. `tests/test_estimate.py`
-compares the estimate with the measured peak resident size of a small and of a 10⁶-row cell.
+its meta, from `jax.eval_shape` of the instance's sampler), N the budget, `N_held` = 0 for a learner
+that streams its data (`fit_online`: every built-in learner; what it holds, e.g. sgd's finite set
+within `hold_bytes`, is in its own estimate) and N otherwise, and `work(N, d)` the learner's own
+`Learner.estimate` (one copy of the data where it declares none). Training sets are drawn in chunks
+of `chunk` = `runner.SAMPLE_CHUNK` rows and concatenated (x and y only, twice: the chunks and their
+concatenation). `SAMPLER_COPIES` bounds what a sampler holds while it draws, in units of its output
+row (per-row keys, random bits, hidden pre-activations; measured: 3.8 on F6 at d=64, 21 on F3 at
+n=128 with `xor_maj(5,7)`, whose dense smoothed first layer dominates). The host passes over the
+training stream (the fresh-hyperedge check and the mean label of `runner.train_stats`) run after the
+program, `runner.STATS_CHUNK` rows at a time, and do not add to its peak. `est_flops` is I · J times
+the learner's flops. `base` is the resident size of a process that has imported hardnet and run a
+tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU machine, jax 0.10.2); on an accelerator the
+device holds no such base. `tests/test_estimate.py` compares the estimate with the measured peak
+resident size of a small and of a 10⁶-row cell.
 
 A cell whose estimate exceeds the memory budget (`--memory_budget_gib`; default the device's
 reported memory, or `HARDNET_MAX_BYTES` on the CPU) is refused before anything runs.

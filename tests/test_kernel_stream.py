@@ -12,8 +12,7 @@ import pytest
 from hardnet import learners
 from hardnet.base import row_keys
 from hardnet.learners import kernels
-from hardnet.learners.poly import is_validation
-from hardnet.learners.source import array_source
+from hardnet.learners.source import array_source, is_validation
 
 D = 8
 
@@ -108,7 +107,7 @@ def test_streamed_nystrom_matches_dense_solve(gram):
     c64 = np.asarray(centers, np.float64)
     ref = np.exp(-((xq[:, None] - c64[None]) ** 2).sum(-1) / (2 * h**2)) @ coef + mean
     err = np.max(np.abs(np.asarray(pred(xq)) - ref)) / np.std(ref)
-    assert err < 1e-2, err
+    assert err < 2e-2, err  # float32 CG (with gram: a float32 K_nMᵀK_nM) against float64
 
 
 def test_streamed_nystrom_close_to_in_memory_fit():

@@ -180,8 +180,9 @@ def test_streamed_fit_solves_the_normal_equations_of_every_row():
     x, y = (np.asarray(a, np.float64) for a in source(0, num))
     phi = np.asarray(poly.features(jnp.asarray(x), 2, "hermite"), np.float64)
     count = phi.shape[1]
-    val = np.floor((np.arange(num) + 1) * 0.2) > np.floor(np.arange(num) * 0.2)
-    assert val.sum() == math.floor(0.2 * num)
+    q, p = 2**16, round(0.2 * 2**16)  # the split of source.is_validation: f = p/q
+    val = np.floor((np.arange(num) + 1) * p / q) > np.floor(np.arange(num) * p / q)
+    assert val.sum() == num * p // q
 
     def solve(g, b, lam):
         pen = np.ones(count)
