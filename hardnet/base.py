@@ -168,6 +168,15 @@ e.g. `best_cosines` per teacher direction) land in `Predictor.info` stacked over
 learners never train on them."""
 
 
+def log_final(predictor: Predictor, monitor: Monitor | None) -> Predictor:
+    """`predictor` with one log point of `monitor` at the end of training, for learners without
+    a training loop: `info[name] = value[None]` besides the learner's own info."""
+    if monitor is None:
+        return predictor
+    logged = {name: jnp.asarray(v)[None] for name, v in monitor(predictor, None).items()}
+    return dataclasses.replace(predictor, info={**predictor.info, **logged})
+
+
 class FitFn(Protocol):
     def __call__(
         self,

@@ -69,7 +69,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet import learners, metrics, streaming
-from hardnet.base import Array, Instance, Params
+from hardnet.base import Array, Instance, Learner, Params
 from hardnet.grid import Cell
 from hardnet.learners.source import read_rows
 
@@ -226,7 +226,15 @@ def _seed_sharding(num: int) -> tuple[Any, int]:
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")), padded
 
 
-def _fit_all(cell: Cell, inst: Instance, params, k_train, test, seed_base: int):
+def _outside_learner(cell: Cell, inst: Instance) -> Learner | None:
+    """The cell's learner, or None for one that needs the planted params (an entry that
+    `needs` "params" is built inside the program, per instance seed)."""
+    if "params" in learners.entry(cell.learner).needs:
+        return None
+    return cell.make_learner(inst)
+
+
+def _fit_all(cell: Cell, inst: Instance, learner: Learner | None, params, k_train, test, seed_base):
     """Outputs stacked over the flat pair axis (i major, j minor), compile and run seconds.
 
     One program: `vmap` over instance seeds of `vmap` over learner seeds. The training rows and
@@ -238,9 +246,6 @@ def _fit_all(cell: Cell, inst: Instance, params, k_train, test, seed_base: int):
         [jnp.stack([learner_key(seed_base, i, j) for j in cell.learner_seeds])
          for i in cell.instance_seeds]
     )  # fmt: skip
-    # a learner that needs the planted params is built inside the program, per instance seed
-    built_inside = "params" in learners.entry(cell.learner).needs
-    learner = None if built_inside else cell.make_learner(inst)
     run = _one_run(cell, inst, learner)
     x_test, y_test, _ = test
     args = (params, k_train, keys, x_test, y_test)
@@ -374,11 +379,10 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
     _, y_test, meta_test = test
     prg = "hyperedge_hash" in meta_test
     n_j = len(cell.learner_seeds)
-    built_inside = "params" in learners.entry(cell.learner).needs
-    describe = None if built_inside else cell.make_learner(inst).describe_failure
-    error = None
+    error, learner = None, None
     try:
-        out, compile_s, run_s = _fit_all(cell, inst, params, k_train, test, seed_base)
+        learner = _outside_learner(cell, inst)
+        out, compile_s, run_s = _fit_all(cell, inst, learner, params, k_train, test, seed_base)
     except Exception as e:  # recorded as failed runs; the benchmark goes on
         error = f"{type(e).__name__}: {' '.join(str(e).split())}"[:500]
         out, compile_s, run_s = None, float("nan"), float("nan")
@@ -428,6 +432,7 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
                     row[name] = float(out[name][p])
             if "curves" in out:
                 row["curves"] = {k: np.asarray(v[p]).tolist() for k, v in out["curves"].items()}
+            describe = None if learner is None else learner.describe_failure
             reasons, flags = _fail_reasons(describe, out, p)
             row["failed"] = bool(reasons)
             row["fail_reason"] = "; ".join(reasons) if reasons else None

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from hardnet import prg, validation
 from hardnet.base import Array, Learner, Monitor, Predictor, Public, Source
+from hardnet.learners.source import read_rows
 
 NAME = "brute_force"
 
@@ -175,7 +176,7 @@ def make(
         """Search against rows `0 .. min(budget, max_rows)` of the stream: memory
         O(max_rows × d) whatever the budget (rows beyond `max_rows` are never read)."""
         budget = validation.check_int("budget", budget, low=1)
-        return fit(key, *source(jnp.zeros((), jnp.int32), min(budget, max_rows)), monitor=monitor)
+        return fit(key, *read_rows(source, min(budget, max_rows)), monitor=monitor)
 
     config = {
         "max_n": max_n,

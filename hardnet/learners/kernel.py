@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 
 from hardnet import validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.base import Array, Learner, Monitor, Predictor, Source, log_final
 from hardnet.learners import kernels, solvers
 from hardnet.learners.solvers import KernelFn, Rows
 from hardnet.learners.source import (
@@ -217,11 +217,7 @@ def make(
             "bandwidth": h,
             "nystrom": jnp.asarray(nystrom),
         }
-        predictor = Predictor(state=state, info=info, apply=apply)
-        if monitor is not None:
-            logged = monitor(predictor, None)
-            info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
-        return predictor
+        return log_final(Predictor(state=state, info=info, apply=apply), monitor)
 
     def fit(
         key: Array, x: Array, y: Array, budget: int | None = None, monitor: Monitor | None = None

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet import linalg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.base import Array, Learner, Monitor, Predictor, Source, log_final
 from hardnet.learners.source import (
     array_source,
     check_source,
@@ -263,12 +263,6 @@ def make(
         info = {"val_mse": val_mse, "ridge": lams[best]}
         return Predictor(state={"w": w}, info=info, apply=apply)
 
-    def with_monitor(predictor: Predictor, monitor: Monitor | None) -> Predictor:
-        if monitor is not None:
-            logged = monitor(predictor, None)
-            predictor.info.update({name: jnp.asarray(v)[None] for name, v in logged.items()})
-        return predictor
-
     def fit(
         key: Array,
         x: Array,
@@ -285,7 +279,7 @@ def make(
         check_x(x, "fit")
         perm = jax.random.permutation(key, x.shape[0])
         source = array_source(x[perm], y[perm].astype(x.dtype))
-        return with_monitor(fit_source(source, x.shape[0]), monitor)
+        return log_final(fit_source(source, x.shape[0]), monitor)
 
     def fit_online(
         key: Array, source: Source, budget: int, monitor: Monitor | None = None
@@ -295,7 +289,7 @@ def make(
         unused: the split is by row index, which is random on an i.i.d. stream."""
         del key
         budget = validation.check_int("budget", budget, low=2)
-        return with_monitor(fit_source(source, budget), monitor)
+        return log_final(fit_source(source, budget), monitor)
 
     config = {
         "degree": degree,

@@ -29,7 +29,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet import validation
-from hardnet.base import Array, FitFn, Instance, Learner, Monitor, Params, Predictor, Source
+from hardnet.base import (
+    Array,
+    FitFn,
+    Instance,
+    Learner,
+    Monitor,
+    Params,
+    Predictor,
+    Source,
+    log_final,
+)
 
 
 def _check_instance(where: str, instance: object) -> Instance:
@@ -47,15 +57,6 @@ def _check_x(where: str, instance: Instance, x: Array) -> None:
             f"{where}: x must have shape [..., {instance.input_dim}] (the instance's input_dim), "
             f"got {jnp.shape(x)}"
         )
-
-
-def _with_monitor(predictor: Predictor, monitor: Monitor | None) -> Predictor:
-    """One log point at the end: `info[name] = value[None]`."""
-    if monitor is None:
-        return predictor
-    logged = monitor(predictor, None)
-    info = {name: jnp.asarray(v)[None] for name, v in logged.items()}
-    return Predictor(state=predictor.state, info=info, apply=predictor.apply)
 
 
 def _reference_shapes(instance: Instance) -> Params:
@@ -96,7 +97,7 @@ def make_oracle(instance: Instance | None = None, params: Params = None) -> Lear
     ) -> Predictor:
         del key, y, budget  # the oracle learns nothing
         _check_x(f"{where}.fit", instance, x)
-        return _with_monitor(Predictor(state=params, info={}, apply=instance.apply), monitor)
+        return log_final(Predictor(state=params, info={}, apply=instance.apply), monitor)
 
     config = {"instance": instance.id}
     return Learner(
@@ -152,7 +153,7 @@ def make_trivial(
     ) -> Predictor:
         del y, budget  # seed-agnostic: the data carry the seed, so they are not used
         _check_x(f"{where}.fit", instance, x)
-        return _with_monitor(Predictor(state=draw(key), info={}, apply=apply), monitor)
+        return log_final(Predictor(state=draw(key), info={}, apply=apply), monitor)
 
     config = {"instance": instance.id, "draws": draws, "chunk": chunk}
     return Learner(

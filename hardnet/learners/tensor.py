@@ -57,7 +57,7 @@ from jax.scipy.stats import norm
 from hardnet import linalg, validation
 from hardnet.base import Array, Learner, Monitor, Predictor, Source
 from hardnet.learners import hermite
-from hardnet.learners.source import array_source, check_source
+from hardnet.learners.source import array_source, check_source, read_rows
 
 NAME = "tensor"
 MAX_M = 32  # projected tensors are m^4 floats
@@ -444,7 +444,7 @@ def make(
             p0 = carry[0]
             p, lm_losses = p0, jnp.zeros((0,), dtype)
             if lm_steps:
-                x_lm, y_lm = source(jnp.zeros((), jnp.int32), rows)
+                x_lm, y_lm = read_rows(source, rows)
                 p, lm_losses = _lm_refine(p0, x_lm.astype(dtype), y_lm.astype(dtype), act, lm_steps)
             return p0, p, lm_losses, loss(p, act), finite0
 
