@@ -1,20 +1,20 @@
 """Stress reproducer of the batched-LAPACK deadlock, and the cost of avoiding it.
 
     python benchmarks/lapack_deadlock.py --impl=jnp      # jaxlib 0.10.x, 2+ cores: hangs
-    python benchmarks/lapack_deadlock.py --impl=hardnet  # hardnet.linalg: finishes
+    python benchmarks/lapack_deadlock.py --impl=hardnet  # hardnet.core.linalg: finishes
     python benchmarks/lapack_deadlock.py --cost          # time both on a size that never hangs
 
 One jitted program holds `--calls` independent `vmap`-ed factorizations (`--op`) of a batch of
 `--batch` random `--size`² matrices, and is run `--repeats` times. With `--impl=jnp` each call is
 one batched LAPACK custom call, which jaxlib 0.10.x splits over the XLA CPU intra-op pool while
-its own pool thread waits (`hardnet/linalg.py` explains the mechanism); with two or more such
+its own pool thread waits (`hardnet/core/linalg.py` explains the mechanism); with two or more such
 calls in flight on a 2-thread pool, every thread waits and the process hangs (measured: 6 runs
 of 6 with `--op=solve` on 2 cores, jax 0.10.2). With `--impl=hardnet` each LAPACK call has batch
 1 and runs inline. The script prints `ok` and exits 0 when every repeat finished; run it under
 `timeout` (tests/test_linalg.py does) to turn a hang into a verdict.
 
 `--cost` times the tensor-sized problem the learners meet (many small matrices) where the
-batched call stays below jaxlib's parallel threshold or runs alone, jnp against hardnet.linalg,
+batched call stays below jaxlib's parallel threshold or runs alone, jnp against hardnet.core.linalg,
 median of `--repeats` steady-state calls.
 """
 
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from absl import app, flags
 
-from hardnet import linalg
+from hardnet.core import linalg
 
 _IMPL = flags.DEFINE_enum("impl", "hardnet", ["jnp", "hardnet"], "which linear algebra")
 _OP = flags.DEFINE_enum("op", "solve", ["solve", "cholesky", "eigh", "eig"], "factorization")
@@ -36,7 +36,7 @@ _CALLS = flags.DEFINE_integer("calls", 8, "independent vmapped calls in the prog
 _BATCH = flags.DEFINE_integer("batch", 16, "matrices per call", lower_bound=1)
 _SIZE = flags.DEFINE_integer("size", 64, "matrix order", lower_bound=1)
 _REPEATS = flags.DEFINE_integer("repeats", 50, "program executions", lower_bound=1)
-_COST = flags.DEFINE_bool("cost", False, "time jnp vs hardnet.linalg instead of stressing")
+_COST = flags.DEFINE_bool("cost", False, "time jnp vs hardnet.core.linalg instead of stressing")
 
 OPS = {
     "jnp": {
@@ -91,7 +91,8 @@ def main(argv: list[str]) -> None:
             }
             print(
                 f"{op:9s} batch {_BATCH.value} of {_SIZE.value}²: jnp {t['jnp'] * 1e3:8.2f} ms, "
-                f"hardnet.linalg {t['hardnet'] * 1e3:8.2f} ms, ratio {t['hardnet'] / t['jnp']:.2f}"
+                f"hardnet.core.linalg {t['hardnet'] * 1e3:8.2f} ms, "
+                f"ratio {t['hardnet'] / t['jnp']:.2f}"
             )
         return
     fn = program(_IMPL.value, _OP.value, _CALLS.value, _BATCH.value, _SIZE.value)

@@ -21,7 +21,7 @@ from perf_common import Row, best_time
 
 import hardnet.instances as hi
 import hardnet.learners as hl
-from hardnet.base import Public
+from hardnet.core.base import Public
 
 
 def _f1(n: int, num: int):

@@ -27,7 +27,7 @@ from perf_common import Row, best_time, check_ratio
 
 import hardnet.instances as hi
 import hardnet.learners as hl
-from hardnet.learners import kernels, solvers
+from hardnet.learners._lib import kernels, solvers
 
 RIDGE = 1e-4  # λ, relative to N: the system is (K + λN I) α = y
 

@@ -5,7 +5,7 @@ its peak resident set size (`VmHWM` of /proc/self/status, else `ru_maxrss`):
 
 - `online`: the `sgd` learner's `fit_online` (MLP 16-64-1, Adam, batch 1024) on fresh batches of
   F6 (`easy_depth2`, d=16) until `count` samples are seen: one `lax.scan`, O(batch) memory.
-- `stream`: `hardnet.streaming.stream` over `count` rows of F6 in chunks of 65536, each chunk
+- `stream`: `hardnet.core.streaming.stream` over `count` rows of F6 in chunks of 65536, each chunk
   reduced and dropped.
 
 The row's ratio is `peak(small count) / peak(large count)`; the target is ≥ 0.9 (at most 10%
@@ -45,7 +45,7 @@ def _worker(kind: str, count: int) -> dict[str, float]:
 
     import hardnet.instances as hi
     import hardnet.learners as hl
-    from hardnet import streaming
+    from hardnet.core import streaming
 
     inst = hi.make("easy_depth2", d=16, m=8)
     params = inst.init(jax.random.key(0))

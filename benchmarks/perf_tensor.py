@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from perf_common import Row, best_time
 
-from hardnet.learners import hermite
+from hardnet.learners._lib import hermite
 
 CHUNK = 4096
 

@@ -24,7 +24,8 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from hardnet import stats, streaming
+from hardnet.analysis import stats
+from hardnet.core import streaming
 from hardnet.instances import families, make
 
 NUM = "_num"  # per-configuration override of --num (not passed to make)

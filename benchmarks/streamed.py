@@ -37,7 +37,7 @@ F6 = dict(family="easy_depth2", fixed=dict(d=16, m=8))
 
 _CELL = """
 import json, sys, time
-from hardnet import grid, runner
+from hardnet.run import grid, runner
 (cell,) = grid.expand(json.loads(sys.argv[1]))
 start = time.perf_counter()
 rows = runner.run_cell(cell)

@@ -9,9 +9,10 @@ Importing this file registers it as `random_relu`; it is also a config (ARG as i
 import jax
 import jax.numpy as jnp
 
-from hardnet import learners, validation
-from hardnet.base import Learner, Predictor
+from hardnet import learners
 from hardnet.configs import single
+from hardnet.core import validation
+from hardnet.core.base import Learner, Predictor
 
 
 def make(width: int = 512, ridge: float = 1e-3) -> Learner:

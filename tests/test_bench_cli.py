@@ -129,7 +129,7 @@ def test_workdir_that_is_a_file_is_one_line(tmp_path):
 
 _FULL_DISK = """
 import errno, os, sys
-from hardnet import results
+from hardnet.run import results
 code = int(sys.argv.pop(1))
 def full(path, text):
     raise OSError(code, os.strerror(code), str(path))

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import stats
-from hardnet.instances import PRG_FAMILIES, families, make
+from hardnet.analysis import stats
+from hardnet.instances import families, kind, make
 
 SMALL = {
     "prg_boolean": dict(n=8, predicate="tsa"),
@@ -98,7 +98,7 @@ def test_shapes_dtypes_and_meta(family):
     assert y.shape == (20,) and y.dtype == jnp.float32
     assert meta["informative"].dtype == jnp.bool_ and meta["informative"].shape == (20,)
     np.testing.assert_allclose(inst.apply(inst.init(jax.random.key(0)), x), y, atol=1e-5)
-    if family in PRG_FAMILIES:
+    if kind(family) == "prg":
         assert (
             meta["hyperedge_hash"].shape == (20, 2) and meta["hyperedge_hash"].dtype == jnp.uint32
         )

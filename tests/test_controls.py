@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import hardnet.learners
-from hardnet import instances, prg
-from hardnet.base import Public
+from hardnet import instances
+from hardnet.core import prg
+from hardnet.core.base import Public
 from hardnet.learners import brute_force, gf2
 
 TEST_ROWS = 2000

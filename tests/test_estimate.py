@@ -1,4 +1,4 @@
-"""hardnet.estimate: the plan's memory estimates match measured peaks within a factor 2, and a
+"""hardnet.run.estimate: the plan's memory estimates match measured peaks within a factor 2, and a
 cell over the memory budget is refused before anything runs."""
 
 import json
@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from hardnet import estimate, grid
+from hardnet.run import estimate, grid
 
 _MEASURE = """
 import json, sys
-from hardnet import estimate, grid, runner
+from hardnet.run import estimate, grid, runner
 (cell,) = grid.expand(json.loads(sys.argv[1]))
 runner.run_cell(cell)
 status = open("/proc/self/status").read().splitlines()

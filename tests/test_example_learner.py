@@ -13,9 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import grid, instances, learners, runner
-from hardnet.base import Learner
+from hardnet import instances, learners
+from hardnet.core.base import Learner
 from hardnet.learners import poly
+from hardnet.run import grid, runner
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "my_learner.py"
 

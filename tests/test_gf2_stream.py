@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from hardnet import instances
-from hardnet.base import Public
+from hardnet.core.base import Public
+from hardnet.core.source import array_source
 from hardnet.learners import gf2
-from hardnet.learners.source import array_source
 
 TEST_ROWS = 1000
 

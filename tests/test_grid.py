@@ -1,11 +1,12 @@
-"""hardnet.grid: expand / validate / shard on the headline and smoke configs."""
+"""hardnet.run.grid: expand / validate / shard on the headline and smoke configs."""
 
 import copy
 
 import pytest
 
-from hardnet import grid, instances
+from hardnet import instances
 from hardnet.configs import headline, smoke
+from hardnet.run import grid
 
 CONFIGS = {
     "smoke": smoke.get_config,
@@ -70,7 +71,7 @@ def test_controls_for_prg_blocks(plans, name):
     cells = plans[name].cells
     for bname, block in config.instances.items():
         variants = {c.variant for c in cells if c.block == bname}
-        if block.family in instances.PRG_FAMILIES:
+        if instances.kind(block.family) == "prg":
             assert "main" in variants
             if block.get("null_control"):
                 assert "null" in variants, bname

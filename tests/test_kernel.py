@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from hardnet import learners
-from hardnet.learners import kernels
+from hardnet.learners._lib import kernels
 
 SQRT2 = math.sqrt(2.0)
 
 
 # ----------------------------------------------------------------------------------------------
-# Monte Carlo NNGP / NTK of wide networks, in the convention of hardnet.learners.kernels:
+# Monte Carlo NNGP / NTK of wide networks, in the convention of hardnet.learners._lib.kernels:
 # z_1 = σ_w/√d W_1 x + σ_b b_1, z_{l+1} = σ_w/√n W_{l+1} φ(z_l) + σ_b b_{l+1}, f = z_{L+1}.
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from hardnet import learners
-from hardnet.base import row_keys
-from hardnet.learners import kernels
-from hardnet.learners.source import array_source, is_validation
+from hardnet.core.base import row_keys
+from hardnet.core.source import array_source, is_validation
+from hardnet.learners._lib import kernels
 
 D = 8
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hardnet import learners
-from hardnet.base import Learner, Predictor, Public
+from hardnet.core.base import Learner, Predictor, Public
 from hardnet.instances import make as make_instance
 
 
@@ -18,7 +18,7 @@ def f6_data():
     return inst, params, x, y
 
 
-@pytest.mark.parametrize("name", learners.GENERIC)
+@pytest.mark.parametrize("name", learners.names("generic"))
 def test_generic_learners_fit_with_defaults(name, f6_data):
     _, _, x, y = f6_data
     learner = learners.make(name)

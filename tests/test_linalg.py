@@ -1,5 +1,5 @@
-"""hardnet.linalg: no program of hardnet issues a batched LAPACK call on the CPU (the deadlock of
-jaxlib 0.10.x's `ParallelBatchMap`), the functions equal jax's, and the stress reproducer hangs
+"""hardnet.core.linalg: no program of hardnet issues a batched LAPACK call on the CPU (the deadlock
+of jaxlib 0.10.x's `ParallelBatchMap`), the functions equal jax's, and the stress reproducer hangs
 without them and finishes with them."""
 
 import os
@@ -14,8 +14,9 @@ import jaxlib
 import numpy as np
 import pytest
 
-from hardnet import learners, linalg
-from hardnet.base import Public
+from hardnet import learners
+from hardnet.core import linalg
+from hardnet.core.base import Public
 from hardnet.instances import make as make_instance
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ def _programs():
         "brute_force": (learners.make("brute_force", public=Public.of(prg)), xp, yp),
         "gf2": (learners.make("gf2", public=Public.of(prg)), xp, yp),
     }
-    assert {name.split("-")[0] for name in made} >= set(learners.GENERIC + learners.CONTROLS)
+    assert {name.split("-")[0] for name in made} >= set(learners.BUILT_IN)
     keys = jax.random.split(jax.random.key(4), 3)
     for name, (learner, xs, ys) in made.items():
         stack = lambda a: jnp.stack([a] * 3)
@@ -134,7 +135,7 @@ def test_no_batched_lapack_call_in_any_program():
 
 
 def test_no_direct_factorization_outside_linalg():
-    """Every dense factorization goes through hardnet.linalg (a source check that also covers
+    """Every dense factorization goes through hardnet.core.linalg (a source check that also covers
     code paths no lowering test reaches)."""
     pattern = re.compile(
         r"(jnp|numpy)\.linalg\.(solve|eig|eigh|cholesky|svd|qr|inv|det|slogdet|lstsq|pinv)\b"

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import metrics
+from hardnet.analysis import metrics
 
 
 def test_masked_mse_and_nmse():

@@ -10,8 +10,8 @@ import pytest
 from numpy.polynomial import hermite_e
 
 from hardnet import instances, learners
+from hardnet.core import source as source_lib
 from hardnet.learners import poly
-from hardnet.learners import source as source_lib
 
 D_IN = 6
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import prg
+from hardnet.core import prg
 
 
 def _bits(k):

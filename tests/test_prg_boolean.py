@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import prg
+from hardnet.core import prg
 from hardnet.instances import make
 
 

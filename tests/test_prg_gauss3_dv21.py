@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import prg
+from hardnet.core import prg
 from hardnet.instances import make as make_family
 from hardnet.instances import prg_gauss3_dv21 as f2
 

@@ -1,8 +1,8 @@
-"""hardnet.progress: the bar on a terminal, plain cell lines elsewhere."""
+"""hardnet.run.progress: the bar on a terminal, plain cell lines elsewhere."""
 
 import io
 
-from hardnet.progress import Progress
+from hardnet.run.progress import Progress
 
 
 class _Tty(io.StringIO):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hardnet import executors, grid, results
+from hardnet.run import executors, grid, results
 
 CONFIG = Path(__file__).parent / "configs" / "tiny.py"
 TIMING = ("compile_s", "run_s")

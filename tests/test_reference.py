@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import instances, learners, metrics
+from hardnet import instances, learners
+from hardnet.analysis import metrics
 from hardnet.learners import reference
 
 F1 = ("prg_boolean", {"n": 8})

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from hardnet import grid
 from hardnet.configs import headline
+from hardnet.run import grid
 
 CONFIG = headline.__file__
 

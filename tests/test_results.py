@@ -1,4 +1,5 @@
-"""The workdir store (hardnet.results) and the TensorFlow-free TensorBoard writer (hardnet.tblog).
+"""The workdir store (hardnet.run.results) and the TensorFlow-free TensorBoard writer
+(hardnet.run.tblog).
 
 Crash safety is tested with real SIGKILLs of writer subprocesses, concurrency with two processes
 writing disjoint cells into one workdir at once; both must give results.jsonl byte-identical to an
@@ -22,8 +23,8 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from hardnet import results
-from hardnet.tblog import CellWriter
+from hardnet.run import results
+from hardnet.run.tblog import CellWriter
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_CELLS = 60
@@ -56,7 +57,7 @@ WRITER_SRC = (
     + f"NUM_CELLS = {NUM_CELLS}\n"
     + """
 import sys
-from hardnet import results
+from hardnet.run import results
 wd, shard, num_shards = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 config = {"name": "t", "instance_seeds": [0, 1], "learner_seeds": [0, 1, 2], "lr": 0.1}
 cells = [f"c{i:03d}" for i in range(NUM_CELLS)]
@@ -302,7 +303,7 @@ def test_tensorboard_round_trip(tmp_path):
 
 
 def test_curves_from_rows_and_samples_points(tmp_path):
-    from hardnet import tblog
+    from hardnet.run import tblog
 
     rows = [
         {"curves": {"step": [0, 10, 20], "train_loss": [3.0, 2.0, 1.0]}},

@@ -1,4 +1,4 @@
-"""hardnet.runner.run_cell: rows, metrics, failures, determinism (on tiny cells)."""
+"""hardnet.run.runner.run_cell: rows, metrics, failures, determinism (on tiny cells)."""
 
 import dataclasses
 import json
@@ -7,11 +7,11 @@ import jax
 import numpy as np
 import pytest
 
-from hardnet import grid, runner
-from hardnet.base import Learner
 from hardnet.configs import smoke
-from hardnet.learners.source import read_rows
-from hardnet.results import to_jsonable
+from hardnet.core.base import Learner
+from hardnet.core.source import read_rows
+from hardnet.run import grid, runner
+from hardnet.run.results import to_jsonable
 
 TIMINGS = ("compile_s", "run_s")
 
@@ -230,8 +230,8 @@ def test_sgd_rows_carry_learning_curves():
 _SHARDED = """
 import json, sys
 import jax
-from hardnet import grid, runner
-from hardnet.results import to_jsonable
+from hardnet.run import grid, runner
+from hardnet.run.results import to_jsonable
 config = json.loads(sys.argv[1])
 cells = {c.entry: c for c in grid.expand(config)}
 rows = runner.run_cell(cells[sys.argv[2]])
@@ -299,7 +299,7 @@ def test_fresh_pass_is_the_same_whatever_the_chunk_size(f1_cells, monkeypatch):
     # the test rows seen in training are exactly those whose hyperedge hash is among the
     # informative training rows' hashes (an independent, materialized check)
     _, _, train_meta = inst.sample(pick(params), k_train[0], cell.budget)
-    from hardnet import metrics
+    from hardnet.analysis import metrics
 
     inf = np.asarray(train_meta["informative"])
     want = np.asarray(pick(meta)["informative"]) & metrics.fresh_mask(

@@ -11,7 +11,7 @@ from jax.extend import core as jcore
 
 import hardnet.instances
 import hardnet.learners
-from hardnet.metrics import best_cosines, nmse
+from hardnet.analysis.metrics import best_cosines, nmse
 
 D, M = 16, 8
 

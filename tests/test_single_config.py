@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hardnet import grid
 from hardnet.configs import single
+from hardnet.run import grid
 
 SINGLE = Path(__file__).parents[1] / "hardnet" / "configs" / "single.py"
 

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from hardnet import prg
+from hardnet.core import prg
 from hardnet.instances import make
 
 TINY = dict(n=8, k=3, predicate="xor")

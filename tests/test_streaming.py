@@ -1,4 +1,4 @@
-"""hardnet.streaming: chunked sampling equals one-shot sampling, for one seed and for many."""
+"""hardnet.core.streaming: chunked sampling equals one-shot sampling, for one seed and for many."""
 
 import dataclasses
 
@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from hardnet import streaming
+from hardnet.core import streaming
 from hardnet.instances import make
 
 

@@ -11,8 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardnet import instances, learners, metrics
-from hardnet.learners import hermite, tensor
+from hardnet import instances, learners
+from hardnet.analysis import metrics
+from hardnet.learners import tensor
+from hardnet.learners._lib import hermite
 
 
 @functools.cache

@@ -4,11 +4,11 @@
     python -m hardnet.cli.bench --config=hardnet/configs/smoke.py --workdir=/tmp/smoke \
         --config.instance_seeds=3 --jax_platforms=cpu
 
-Each cell (instance × learner × budget, all seeds) is one vmapped program (`hardnet.runner`);
+Each cell (instance × learner × budget, all seeds) is one vmapped program (`hardnet.run.runner`);
 its rows are written atomically to `<workdir>/cells/<cell_id>.json` and `results.jsonl` is
-rebuilt (`hardnet.results`). A run killed at any moment and restarted with the same workdir skips
-finished cells and ends with the same rows. `--shard_index/--num_shards` split the grid for job
-arrays; shards may share one workdir. jax flags (`--jax_platforms`, `--jax_enable_x64`, ...) are
+rebuilt (`hardnet.run.results`). A run killed at any moment and restarted with the same workdir
+skips finished cells and ends with the same rows. `--shard_index/--num_shards` split the grid for
+job arrays; shards may share one workdir. jax flags (`--jax_platforms`, `--jax_enable_x64`, ...) are
 parsed from the command line too. Bad flags or config values exit with one line, before any
 compilation.
 """
@@ -28,8 +28,8 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from hardnet import estimate, executors, grid, progress, results, tblog
 from hardnet.cli import common
+from hardnet.run import estimate, executors, grid, progress, results, tblog
 
 PROG = "hardnet-bench"
 
@@ -306,7 +306,7 @@ def main(argv: list[str]) -> None:
     )
     if _REPORT.value and jax.process_index() == 0:
         try:
-            from hardnet import report
+            from hardnet.analysis import report
         except ImportError:
             return
         print(f"{PROG}: report: {report.write_report(_WORKDIR.value)}", flush=True)

@@ -26,9 +26,9 @@ import numpy as np
 from absl import app, flags
 
 import hardnet
-from hardnet import streaming, validation
-from hardnet.base import Instance
 from hardnet.cli import common
+from hardnet.core import streaming, validation
+from hardnet.core.base import Instance
 from hardnet.instances import families, make
 
 PROG = "hardnet-sample"

@@ -1,6 +1,6 @@
 """Benchmark configs: one file per experiment, `get_config(arg)` returning an ml_collections
 ConfigDict (the big_vision convention), each with its command, expected runtime and expected
-result in the module docstring. `hardnet.grid` expands a config into cells and validates it.
+result in the module docstring. `hardnet.run.grid` expands a config into cells and validates it.
 
 - `headline.py` — the headline experiment: every generic learner (sgd, tensor, kernel, poly)
   against F6 easy depth-2 and the PRG families F1/F3/F4 with their null and dictator controls,

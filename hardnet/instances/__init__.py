@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hardnet import registry
-from hardnet.base import Instance
+from hardnet.core import registry
+from hardnet.core.base import Instance
+from hardnet.core.registry import Entry
 from hardnet.instances import (
     easy_depth2,
     natural_depth2,
@@ -21,7 +22,6 @@ from hardnet.instances import (
     prg_gauss3_dv21,
     prg_gauss3_smoothed,
 )
-from hardnet.registry import Entry
 
 KINDS = ("prg", "planted")  # a local-PRG construction (with null and dictator controls), or not
 
@@ -37,8 +37,6 @@ REGISTRY: dict[str, Entry] = {
     "natural_depth2": Entry(natural_depth2.make, "F5 [DV20 setting], reconstruction", "planted"),
     "easy_depth2": Entry(easy_depth2.make, "F6 [ATV21 regime]", "planted"),
 }
-
-PRG_FAMILIES = ("prg_boolean", "prg_gauss3_dv21", "prg_gauss3_smoothed", "prg_depth2_smoothed")
 
 
 def families(kind: str | None = None) -> tuple[str, ...]:

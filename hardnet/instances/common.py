@@ -8,8 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from hardnet import prg, validation
-from hardnet.base import Array, as_raw_key
+from hardnet.core import prg, validation
+from hardnet.core.base import Array, as_raw_key
 
 
 def draw_seed_and_keys(key: Array, n: int) -> dict[str, Array]:

@@ -32,8 +32,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from hardnet import linalg, validation
-from hardnet.base import Array, Instance, row_keys
+from hardnet.core import linalg, validation
+from hardnet.core.base import Array, Instance, row_keys
 from hardnet.instances import common
 
 FAMILY = "easy_depth2"

@@ -48,8 +48,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hardnet import prg, validation
-from hardnet.base import Array, Instance, row_keys
+from hardnet.core import prg, validation
+from hardnet.core.base import Array, Instance, row_keys
 from hardnet.instances import common
 
 FAMILY = "natural_depth2"

@@ -22,8 +22,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hardnet import prg
-from hardnet.base import Array, Encoding, Instance, row_keys
+from hardnet.core import prg
+from hardnet.core.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common
 
 FAMILY = "prg_boolean"

@@ -51,8 +51,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import prg, validation
-from hardnet.base import Array, Encoding, Instance, row_keys
+from hardnet.core import prg, validation
+from hardnet.core.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common
 
 FAMILY = "prg_gauss3_dv21"

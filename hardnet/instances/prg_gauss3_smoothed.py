@@ -37,8 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
 
-from hardnet import prg, validation
-from hardnet.base import Array, Encoding, Instance, row_keys
+from hardnet.core import prg, validation
+from hardnet.core.base import Array, Encoding, Instance, row_keys
 from hardnet.instances import common, smoothing
 
 FAMILY = "prg_gauss3_smoothed"

@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import prg
-from hardnet.base import Array
+from hardnet.core import prg
+from hardnet.core.base import Array
 from hardnet.instances import common
 
 # The noise on a hidden unit's pre-activation must stay below this fraction of the margin 1.

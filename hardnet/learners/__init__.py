@@ -5,7 +5,7 @@
     y_hat = predictor(x_test)
 
 Generic learners (`sgd`, `tensor`, `kernel`, `poly`) see only (x, y) and `jax.vmap` over seeds.
-Controls know the public encoding (`public=hardnet.base.Public.of(instance)`): `brute_force`,
+Controls know the public encoding (`public=hardnet.core.base.Public.of(instance)`): `brute_force`,
 `gf2`; `trivial` knows the instance but not its seed (`instance=`); `oracle` is the teacher itself
 (`instance=` and `params=`: the one learner that knows s).
 
@@ -19,10 +19,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hardnet import registry
-from hardnet.base import Instance, Learner, Params, Public
-from hardnet.learners import brute_force, gf2, kernel, poly, reference, sgd, tensor
-from hardnet.registry import Entry
+from hardnet.core import registry
+from hardnet.core.base import Instance, Learner, Params, Public
+from hardnet.core.registry import Entry
+from hardnet.learners import brute_force, expectations, gf2, kernel, poly, reference, sgd, tensor
 
 KINDS = ("generic", "control", "reference")
 KNOWLEDGE = ("public", "instance", "params")
@@ -30,10 +30,16 @@ KNOWLEDGE = ("public", "instance", "params")
 
 REGISTRY: dict[str, Entry] = {
     "sgd": Entry(
-        sgd.make, "MLPs trained by optax optimizers, online or on a finite sample", "generic"
+        sgd.make,
+        "MLPs trained by optax optimizers, online or on a finite sample",
+        "generic",
+        expected=expectations.EASY_DEPTH2,
     ),
     "tensor": Entry(
-        tensor.make, "Hermite method of moments for depth-2 ReLU networks [ATV21]", "generic"
+        tensor.make,
+        "Hermite method of moments for depth-2 ReLU networks [ATV21]",
+        "generic",
+        expected=expectations.EASY_DEPTH2,
     ),
     "kernel": Entry(
         kernel.make,
@@ -42,16 +48,25 @@ REGISTRY: dict[str, Entry] = {
     ),
     "poly": Entry(poly.make, "ridge regression on Hermite features of degree ≤ D", "generic"),
     "brute_force": Entry(
-        brute_force.make, "exhaustive search over all 2^n seeds", "control", ("public",)
+        brute_force.make,
+        "exhaustive search over all 2^n seeds",
+        "control",
+        ("public",),
+        expectations.BRUTE_FORCE,
     ),
     "gf2": Entry(
-        gf2.make, "linearization over GF(2) and Gaussian elimination", "control", ("public",)
+        gf2.make,
+        "linearization over GF(2) and Gaussian elimination",
+        "control",
+        ("public",),
+        expectations.GF2,
     ),
     "oracle": Entry(
         reference.make_oracle,
         "the teacher itself (knows s): the error floor",
         "reference",
         ("instance", "params"),
+        expectations.ORACLE,
     ),
     "trivial": Entry(
         reference.make_trivial,
@@ -61,8 +76,7 @@ REGISTRY: dict[str, Entry] = {
     ),
 }
 
-GENERIC = ("sgd", "tensor", "kernel", "poly")
-CONTROLS = ("brute_force", "gf2", "oracle", "trivial")
+BUILT_IN = tuple(REGISTRY)
 BASELINE = "trivial"  # the seed-agnostic predictor that `adv` is measured against
 
 
@@ -93,7 +107,7 @@ def register(name: str, constructor: Callable[..., Learner], description: str) -
         raise ValueError(f"constructor must be callable, got {constructor!r}")
     if not isinstance(description, str) or not description.strip():
         raise ValueError(f"description must be a non-empty string, got {description!r}")
-    if name in GENERIC + CONTROLS:
+    if name in BUILT_IN:
         raise ValueError(f"name {name!r} is a built-in learner; choose another name")
     if name in REGISTRY and _qualified(REGISTRY[name].constructor) != _qualified(constructor):
         raise ValueError(

@@ -26,9 +26,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from hardnet import prg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Public, Source
-from hardnet.learners.source import read_rows
+from hardnet.core import prg, validation
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source
+from hardnet.core.source import read_rows
 
 NAME = "brute_force"
 
@@ -36,9 +36,9 @@ NAME = "brute_force"
 def check_public(where: str, public: Any) -> Public:
     """`public` must be a `Public` with the decoder, predicate and n of a PRG encoding."""
     if public is None:
-        raise ValueError(f"{where}: public is required (hardnet.base.Public.of(instance))")
+        raise ValueError(f"{where}: public is required (hardnet.core.base.Public.of(instance))")
     if not isinstance(public, Public):
-        raise ValueError(f"{where}: public must be a hardnet.base.Public, got {type(public)}")
+        raise ValueError(f"{where}: public must be a hardnet.core.base.Public, got {type(public)}")
     if public.encoding is None:
         raise ValueError(
             f"{where}: public must carry a PRG encoding (decoder, predicate and n); "

@@ -57,10 +57,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import prg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Public, Source
+from hardnet.core import prg, validation
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source
+from hardnet.core.source import array_source, check_source, fold_rows
 from hardnet.learners.brute_force import check_public, rows_used, training_rows
-from hardnet.learners.source import array_source, check_source, fold_rows
 
 NAME = "gf2"
 
@@ -101,7 +101,7 @@ def make(
       max_variables: refuse systems with more unknowns `Σ_{t≤deg P} C(n,t)` than this
         (elimination costs about E·M²/32 word operations).
       max_bytes: cap on the packed system held at once, `(M + 1 + c) × ⌈(M+1)/32⌉ × 4` bytes for
-        c rows reduced together (default `hardnet.validation.max_bytes()`): checked here and in
+        c rows reduced together (default `hardnet.core.validation.max_bytes()`): checked here and in
         `fit_online` for `c = chunk` (whatever the budget), in `fit` for c = its number of rows.
       max_free: free directions of the solution space touching the seed that are enumerated
         (`2^max_free` candidate seeds, each scored on the training rows). The default 1 covers

@@ -1,7 +1,7 @@
 """`kernel`: kernel ridge regression with NNGP, NTK, RBF or Laplace kernels (docs/learners.md).
 
-Kernels (`hardnet.learners.kernels`): the closed-form NNGP `Σ_L` and NTK `Θ_L` of a ReLU network
-with L = `depth` hidden layers in NTK parameterization (arc-cosine recursion; input layer
+Kernels (`hardnet.learners._lib.kernels`): the closed-form NNGP `Σ_L` and NTK `Θ_L` of a ReLU
+network with L = `depth` hidden layers in NTK parameterization (arc-cosine recursion; input layer
 `Σ_0 = σ_w²⟨x,x'⟩/d + σ_b²`, scalar linear readout included), RBF and Laplace with a given
 bandwidth or the median heuristic on a random subsample of `bandwidth_subsample` rows.
 
@@ -10,7 +10,7 @@ Fit, for ridges given *relative to the kernel scale* `s = mean_i k(x_i, x_i)` (�
 1. Split the rows with the key: `n_val = max(1, round(val_fraction · N))` validation rows, the rest
    for training; labels are centred by the training mean.
 2. For every ridge of the grid solve `(1/N) Σ (f(x_i) − y_i)² + λ‖f‖²_H` on the training split
-   (`hardnet.learners.solvers`): exactly, `(K + λN I)α = y` by Cholesky (+ `jitter · s` on the
+   (`hardnet.learners._lib.solvers`): exactly, `(K + λN I)α = y` by Cholesky (+ `jitter · s` on the
    diagonal), or by Nyström with M = `landmarks` centres drawn from the training split and
    `cg_iters` steps of FALKON's preconditioned CG (all ridges at once; `nystrom_gram` chooses
    between accumulating K_nMᵀK_nM once and re-streaming K_nM at every step, see `solvers.falkon`).
@@ -27,10 +27,11 @@ chosen ridge (relative and absolute), the validation MSE of every grid point, th
 bandwidth, training MSE of the refit and whether Nyström was used; a `monitor` is evaluated once,
 on the final predictor (one log point).
 
-Streamed, `fit_online(key, source, N)` on rows `0 .. N` of an i.i.d. stream (`hardnet.base.Source`):
-up to `exact_max` rows (and `solver != "nystrom"`) it is `fit` on those rows, read into memory
-(`source.read_rows`). Above, the rows are never held: every pass reads them again from the source
-in chunks of `tile` rows (`solvers.Rows`), memory O(tile · M + M²) whatever N, and
+Streamed, `fit_online(key, source, N)` on rows `0 .. N` of an i.i.d. stream
+(`hardnet.core.base.Source`): up to `exact_max` rows (and `solver != "nystrom"`) it is `fit` on
+those rows, read into memory (`source.read_rows`). Above, the rows are never held: every pass reads
+them again from the source in chunks of `tile` rows (`solvers.Rows`), memory O(tile · M + M²)
+whatever N, and
 
 1. the split is by row index: row r validates iff `⌊(r+1)·f⌋ > ⌊r·f⌋` (f = `val_fraction`, the
    rule of `source.is_validation`; ⌊f·N⌋ rows spread evenly, a random split on an i.i.d. stream),
@@ -55,17 +56,17 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from hardnet import validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Source, log_final
-from hardnet.learners import kernels, solvers
-from hardnet.learners.solvers import KernelFn, Rows
-from hardnet.learners.source import (
+from hardnet.core import validation
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, log_final
+from hardnet.core.source import (
     array_source,
     check_source,
     is_validation,
     read_rows,
     validation_count,
 )
+from hardnet.learners._lib import kernels, solvers
+from hardnet.learners._lib.solvers import KernelFn, Rows
 
 NAME = "kernel"
 DEFAULT_RIDGES = (1e-6, 3e-5, 1e-3, 3e-2, 1.0)

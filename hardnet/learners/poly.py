@@ -26,7 +26,7 @@ whatever N:
 4. The best λ refits on all rows: `(G/N, b/N)`, same solve.
 
 The multi-index table is built in NumPy at trace time from `x.shape[-1]` (static), where the
-feature count is checked against `hardnet.validation.max_bytes()`; `make(d=...)` checks it up
+feature count is checked against `hardnet.core.validation.max_bytes()`; `make(d=...)` checks it up
 front. `budget` (optional) caps the number of training rows used: the first `budget` rows.
 """
 
@@ -41,9 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import linalg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Source, log_final
-from hardnet.learners.source import (
+from hardnet.core import linalg, validation
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, log_final
+from hardnet.core.source import (
     array_source,
     check_source,
     fold_rows,

@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import validation
-from hardnet.base import (
+from hardnet.core import validation
+from hardnet.core.base import (
     Array,
     FitFn,
     Instance,
@@ -45,7 +45,7 @@ from hardnet.base import (
 def _check_instance(where: str, instance: object) -> Instance:
     if not isinstance(instance, Instance):
         raise ValueError(
-            f"{where}: instance must be a hardnet.base.Instance "
+            f"{where}: instance must be a hardnet.core.base.Instance "
             f"(hardnet.instances.make(...)), got {type(instance).__name__}"
         )
     return instance

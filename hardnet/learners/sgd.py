@@ -1,6 +1,7 @@
 """`sgd`: MLPs trained by optax gradient methods, online or on a finite sample (docs/learners.md).
 
-Model (`hardnet.learners.mlp`): `depth` hidden layers of `width` units, a scalar readout `f(x)`.
+Model (`hardnet.learners._lib.mlp`): `depth` hidden layers of `width` units, a scalar readout
+`f(x)`.
 Objective on a minibatch B:
 
     square:    L(θ) = (1/|B|) Σ_{i∈B} (f_θ(x_i) − y_i)²                   predict f_θ(x)
@@ -19,7 +20,7 @@ Regimes (fixed iteration counts, one `lax.scan`; `jax.vmap` over (key, x, y) tra
   (the whole set every step when `batch_size ≥ num`: full-batch gradient descent).
 - online, `fit_online(key, source, budget, monitor=None)`: `budget` samples in all, i.e.
   `budget // batch_size` steps, step t on the fresh batch of rows `t·batch_size ..
-  (t+1)·batch_size` of the stream (`source(start, num)`, `hardnet.base.Source`); memory is
+  (t+1)·batch_size` of the stream (`source(start, num)`, `hardnet.core.base.Source`); memory is
   O(batch), independent of `budget`. Seeds of the learner see the same stream (they differ in
   their initialization), as they see the same sample in the finite regime.
 `regime` chooses what `fit_online` (the benchmark runner's entry point) does with a stream:
@@ -34,8 +35,8 @@ point): `step`; `train_loss`, the objective on a fixed monitoring batch (the fir
 training rows, in both regimes); the weight
 movement `‖θ_t − θ_0‖₂` over all parameters; and the outputs of
 `monitor(predict, first_layer_rows[width, d])` (e.g. test losses, or teacher alignment
-`hardnet.metrics.best_cosines(rows, W)` on F6). `info["diverged"]` is True when a training loss,
-a logged loss or a final parameter is NaN/inf: the run does not raise, the runner records it
+`hardnet.analysis.metrics.best_cosines(rows, W)` on F6). `info["diverged"]` is True when a training
+loss, a logged loss or a final parameter is NaN/inf: the run does not raise, the runner records it
 as failed.
 """
 
@@ -49,10 +50,10 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from hardnet import validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Source
-from hardnet.learners.mlp import ACTIVATIONS, Network
-from hardnet.learners.source import check_source, read_rows
+from hardnet.core import validation
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.core.source import check_source, read_rows
+from hardnet.learners._lib.mlp import ACTIVATIONS, Network
 
 NAME = "sgd"
 OPTIMIZERS = ("sgd", "adam", "adamw")

@@ -1,7 +1,7 @@
 """`tensor`: method of moments for depth-2 ReLU networks [ATV21 regime] (docs/learners.md).
 
 Model `f(x) = Σ_j a_j σ(⟨w_j, x⟩ + b_j) + c` under `x ~ N(0, I_d)`; its Hermite moments are
-`T_p = E[f(x) He_p(x)] = Σ_j a_j c_p(b_j) w_j^{⊗p}` (`hardnet.learners.hermite`). Following
+`T_p = E[f(x) He_p(x)] = Σ_j a_j c_p(b_j) w_j^{⊗p}` (`hardnet.learners._lib.hermite`). Following
 Awasthi, Tang & Vijayaraghavan (NeurIPS 2021) and Jennrich's algorithm (Harshman 1970):
 
 0. Split the rows: the first `split·N` estimate M2, the rest the projected tensors. As a control
@@ -54,10 +54,10 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.stats import norm
 
-from hardnet import linalg, validation
-from hardnet.base import Array, Learner, Monitor, Predictor, Source
-from hardnet.learners import hermite
-from hardnet.learners.source import array_source, check_source, read_rows
+from hardnet.core import linalg, validation
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.core.source import array_source, check_source, read_rows
+from hardnet.learners._lib import hermite
 
 NAME = "tensor"
 MAX_M = 32  # projected tensors are m^4 floats

@@ -1,13 +1,13 @@
 """Executors: how the cells of a grid are run. Each yields `(cell, rows)` as cells finish.
 
 The driver (`hardnet.cli.bench.run_grid`) writes every yielded cell to the workdir
-(`hardnet.results`), so resume semantics do not depend on the executor: a cell is done once its
+(`hardnet.run.results`), so resume semantics do not depend on the executor: a cell is done once its
 `cells/<cell_id>.json` exists, whichever executor ran it, and `results.jsonl` lists the cells in
 the plan's order whatever the order they finished in.
 
-- `local`: the cells one after another (`hardnet.runner.run_cell`); each cell already trains all
+- `local`: the cells one after another (`hardnet.run.runner.run_cell`); each cell already trains all
   its seeds in one program sharded over the local devices. With a `cell_timeout` (the default of
-  `hardnet-bench`) each cell runs in a killable worker process (`hardnet.worker`): a cell past
+  `hardnet-bench`) each cell runs in a killable worker process (`hardnet.run.worker`): a cell past
   its time limit, or one that crashes the worker, becomes failed rows with the reason and the
   run goes on. `cell_timeout=None` runs the cells in this process (no watchdog).
 - `ray`: each cell is one Ray task (`pip install 'hardnet[ray]'`) on an existing cluster
@@ -41,8 +41,9 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from hardnet import runner, worker
-from hardnet.grid import Cell
+from hardnet.core import rows as core_rows
+from hardnet.run import runner, worker
+from hardnet.run.grid import Cell
 
 Rows = list[dict[str, Any]]
 Executor = Callable[[Sequence[Cell], int], Iterator[tuple[Cell, Rows]]]
@@ -135,22 +136,13 @@ class RayOptions:
 
 def failed_rows(cell: Cell, seed: int, reason: str) -> Rows:
     """One failed row per (instance seed, learner seed) of `cell`, as `runner.run_cell` writes
-    when training raises: the run's identity, no metrics, `failed` and `fail_reason`."""
-    base = {"cell_id": cell.cell_id, "cell": cell.to_json(), "seed_base": seed}
-    base.update(samples=cell.budget, num_runs=len(cell.instance_seeds) * len(cell.learner_seeds))
-    base.update(compile_s=float("nan"), run_s=float("nan"), failed=True, fail_reason=reason)
-    return [
-        {**base, "instance_seed": i, "learner_seed": j}
-        for i in cell.instance_seeds
-        for j in cell.learner_seeds
-    ]
+    when training raises (`core.rows.failed_rows`), for a cell that hung or crashed."""
+    return core_rows.failed_rows(cell, seed, cell.facts(), reason)
 
 
 def _reason(error: BaseException) -> str:
-    """`Type: message` on one line (at most 500 characters), of the worker's exception when Ray
-    wraps one."""
-    error = getattr(error, "cause", None) or error
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
+    """`fail_reason` of the worker's exception when Ray wraps one (`core.rows.error_reason`)."""
+    return core_rows.error_reason(getattr(error, "cause", None) or error)
 
 
 def _ray_task(cell: Cell, seed: int, jax_options: Mapping[str, Any]) -> Rows:

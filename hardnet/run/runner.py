@@ -68,10 +68,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hardnet import learners, metrics, streaming
-from hardnet.base import Array, Instance, Learner, Params
-from hardnet.grid import Cell
-from hardnet.learners.source import read_rows
+from hardnet import learners
+from hardnet.analysis import metrics
+from hardnet.core.rows import Row, error_reason, failed_rows, identity
+from hardnet.core import streaming
+from hardnet.core.base import Array, Instance, Learner, Params
+from hardnet.core.source import read_rows
+from hardnet.run.grid import Cell
 
 MONITOR_ROWS = 1024
 MEAN_ROWS = 8192  # training rows whose mean label is the constant of adv_mean
@@ -340,13 +343,6 @@ def train_stats(
     return caches.get(cache_key, compute)
 
 
-def _mse(y_hat: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> float:
-    err = (y_hat.astype(np.float64) - y.astype(np.float64)) ** 2
-    if mask is None:
-        return float(np.mean(err))
-    return float(np.sum(err * mask) / np.sum(mask)) if np.any(mask) else float("nan")
-
-
 def _fail_reasons(
     describe: Callable[[int], tuple[list[str], list[str]]] | None,
     out: dict[str, np.ndarray],
@@ -371,71 +367,77 @@ def _fail_reasons(
     return reasons, flags
 
 
-def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> list[dict[str, Any]]:
-    """Train and evaluate every (instance seed, learner seed) of `cell`; one row per run."""
+def _fresh_test(
+    inst: Instance, cell: Cell, params, k_train, test: tuple, trivial_hat, caches: Caches, a: int
+) -> tuple[metrics.FreshTest, dict[str, Any]]:
+    """What instance seed `a`'s PRG scores are measured against (`metrics.FreshTest`), and the
+    fields of its rows that describe the fresh-hyperedge pass."""
+    pick = lambda t: t[a]
+    _, _, meta = test
+    stats = train_stats(
+        inst, jax.tree.map(pick, params), k_train[a], cell.budget, jax.tree.map(pick, meta), caches
+    )
+    fresh, inf_test = stats["fresh"], np.asarray(meta["informative"][a])
+    fresh_test = metrics.FreshTest(
+        bits=np.asarray(meta["planted_bit"][a]), informative=inf_test, fresh=fresh,
+        trivial_hat=trivial_hat[a], mean_label=stats["y_mean"],
+    )  # fmt: skip
+    fields = {
+        "frac_test_seen": float(1.0 - fresh.sum() / max(int(inf_test.sum()), 1)),
+        "fresh_check": stats["fresh_check"],
+        "fresh_bound": stats["fresh_bound"],
+    }
+    return fresh_test, fields
+
+
+def _learner_fields(out: dict[str, Any], p: int, describe: Callable | None) -> dict[str, Any]:
+    """Run p's teacher alignment, curves and failure fields, read from the program's outputs."""
+    fields: dict[str, Any] = {}
+    for name in ("cosine_min", "cosine_mean"):
+        if name in out:
+            fields[name] = float(out[name][p])
+    if "curves" in out:
+        fields["curves"] = {k: np.asarray(v[p]).tolist() for k, v in out["curves"].items()}
+    reasons, flags = _fail_reasons(describe, out, p)
+    fields["failed"] = bool(reasons)
+    fields["fail_reason"] = "; ".join(reasons) if reasons else None
+    fields["flags"] = "; ".join(flags) if flags else None
+    return fields
+
+
+def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> list[Row]:
+    """Train and evaluate every (instance seed, learner seed) of `cell`; one row per run
+    (`core.rows.Row`), scored by `metrics.score_run`."""
     caches = Caches() if caches is None else caches
     inst = cell.make_instance()
+    facts = cell.facts(inst)
     params, k_train, test = _data(inst, cell, seed_base, caches)
-    _, y_test, meta_test = test
-    prg = "hyperedge_hash" in meta_test
-    n_j = len(cell.learner_seeds)
-    error, learner = None, None
     try:
         learner = _outside_learner(cell, inst)
         out, compile_s, run_s = _fit_all(cell, inst, learner, params, k_train, test, seed_base)
     except Exception as e:  # recorded as failed runs; the benchmark goes on
-        error = f"{type(e).__name__}: {' '.join(str(e).split())}"[:500]
-        out, compile_s, run_s = None, float("nan"), float("nan")
+        return failed_rows(cell, seed_base, facts, error_reason(e))
 
+    x_test, y_test, meta_test = test
     y_test = np.asarray(y_test)
+    prg = "hyperedge_hash" in meta_test
     if prg:
-        trivial_hat = _trivial_predictions(inst, cell, test[0], seed_base, caches)
-        bits = np.asarray(meta_test["planted_bit"])
-
-    rows = []
-    base = {"cell_id": cell.cell_id, "cell": cell.to_json(), "seed_base": seed_base}
+        trivial_hat = _trivial_predictions(inst, cell, x_test, seed_base, caches)
+    describe = None if learner is None else learner.describe_failure
+    base = identity(cell, seed_base, facts)
+    base.update(compile_s=compile_s, run_s=run_s)
+    rows, n_j = [], len(cell.learner_seeds)
     for a, i in enumerate(cell.instance_seeds):
+        fresh_test, fresh_fields = None, {}
         if prg:
-            pick = lambda t, a=a: t[a]
-            stats = train_stats(
-                inst, jax.tree.map(pick, params), k_train[a], cell.budget,
-                jax.tree.map(pick, meta_test), caches,
-            )  # fmt: skip
-            fresh = stats["fresh"]
-            inf_test = np.asarray(meta_test["informative"][a])
-            seen = 1.0 - fresh.sum() / max(int(inf_test.sum()), 1)
+            fresh_test, fresh_fields = _fresh_test(
+                inst, cell, params, k_train, test, trivial_hat, caches, a
+            )
         for b, j in enumerate(cell.learner_seeds):
             p = a * n_j + b
-            row: dict[str, Any] = {**base, "instance_seed": i, "learner_seed": j}
-            row.update(samples=cell.budget, num_runs=len(cell.instance_seeds) * n_j)
-            row.update(compile_s=compile_s, run_s=run_s)
-            if out is None:
-                rows.append({**row, "failed": True, "fail_reason": error})
-                continue
-            y_hat = out["y_hat"][p]
-            row["mse_all"] = _mse(y_hat, y_test[a])
-            row["nmse"] = row["mse_all"] / float(np.var(y_test[a].astype(np.float64)))
-            if prg:
-                row["mse_inf"] = _mse(y_hat, y_test[a], inf_test)
-                row["mse_fresh"] = _mse(y_hat, y_test[a], fresh)
-                row["frac_test_seen"] = float(seen)
-                row["num_fresh"] = int(fresh.sum())
-                row["fresh_check"] = stats["fresh_check"]
-                row["fresh_bound"] = stats["fresh_bound"]
-                row["adv"] = 1.0 - row["mse_fresh"] / _mse(trivial_hat[a], y_test[a], fresh)
-                const = np.full_like(y_test[a], stats["y_mean"], dtype=np.float64)
-                row["adv_mean"] = 1.0 - row["mse_fresh"] / _mse(const, y_test[a], fresh)
-                right = (y_hat > 0.5) == (bits[a] > 0.5)
-                row["acc01"] = float(np.mean(right[fresh])) if fresh.any() else float("nan")
-            for name in ("cosine_min", "cosine_mean"):
-                if name in out:
-                    row[name] = float(out[name][p])
-            if "curves" in out:
-                row["curves"] = {k: np.asarray(v[p]).tolist() for k, v in out["curves"].items()}
-            describe = None if learner is None else learner.describe_failure
-            reasons, flags = _fail_reasons(describe, out, p)
-            row["failed"] = bool(reasons)
-            row["fail_reason"] = "; ".join(reasons) if reasons else None
-            row["flags"] = "; ".join(flags) if flags else None
+            row = Row(**base, instance_seed=i, learner_seed=j)
+            row.update(metrics.score_run(out["y_hat"][p], y_test[a], fresh_test))
+            row.update(fresh_fields)
+            row.update(_learner_fields(out, p, describe))
             rows.append(row)
     return rows

@@ -55,8 +55,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hardnet import instances, learners
-from hardnet.base import Instance, Learner, Params
-from hardnet.grid_checks import (
+from hardnet.core.base import Instance, Learner, Params
+from hardnet.run.grid_checks import (
     LearnerCheck,
     canonical,
     check_budgets,
@@ -113,6 +113,22 @@ class Cell:
     def make_learner(self, instance: Instance | None = None, params: Params = None) -> Learner:
         """The learner; controls need `instance` (and `oracle` the planted `params`)."""
         return make_learner(self.learner, dict(self.learner_kwargs), instance, params)
+
+    def facts(self, instance: Instance | None = None) -> dict[str, Any]:
+        """What the cell's pieces say of themselves, for its rows (`core.rows.Row`): the
+        learner's and the family's registry kinds, and the instance's exact informative
+        fraction (None where the instance cannot be built)."""
+        fraction = None
+        try:
+            inst = self.make_instance() if instance is None else instance
+            fraction = float(inst.informative_fraction)
+        except ValueError:
+            pass
+        return {
+            "learner_kind": learners.entry(self.learner).kind,
+            "family_kind": instances.kind(self.family),
+            "informative_fraction": fraction,
+        }
 
     @property
     def series_id(self) -> str:
@@ -175,7 +191,7 @@ def _variants(
     path: str, block: dict[str, Any], kwargs: dict[str, Any], inst: Instance
 ) -> list[tuple[str, dict[str, Any]]]:
     out = []
-    prg = block["family"] in instances.PRG_FAMILIES
+    prg = instances.kind(block["family"]) == "prg"
     for flag, variant in (("null_control", "null"), ("dictator_control", "dictator")):
         value = block.get(flag, False)
         if not isinstance(value, bool):

@@ -1,6 +1,6 @@
 """Reading a data stream in chunks: the one code path of every learner's `fit_online`.
 
-A `Source` (`hardnet.base`) returns rows `start .. start+num` of a stream, `source(start, num)
+A `Source` (`hardnet.core.base`) returns rows `start .. start+num` of a stream, `source(start, num)
 -> (x, y)` with `start` traced and `num` static. The runner's source draws the rows from their
 keys inside the compiled program, so reading rows a second time costs sampling work, never
 storage; a learner that needs several passes (moments after a subspace, a validation error
@@ -22,7 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from hardnet.base import Array, Source
+from hardnet.core.base import Array, Source
 
 READ_CHUNK = 8192  # rows per source call when a learner reads a block of rows into memory
 

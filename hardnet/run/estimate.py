@@ -2,7 +2,7 @@
 
     hardnet-bench --config=hardnet/configs/headline.py:gpu --workdir=W --dry_run
 
-A cell's program (`hardnet.runner`) holds, at its peak,
+A cell's program (`hardnet.run.runner`) holds, at its peak,
 
     est_peak_bytes = base                                  process and runtime (CPU only)
                    + I · params                            the planted networks
@@ -40,8 +40,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from hardnet import runner, validation
-from hardnet.grid import Cell
+from hardnet.core import validation
+from hardnet.run import runner
+from hardnet.run.grid import Cell
 
 # VmHWM of a process that imported hardnet and ran a tiny cell (measured: 2 cores, jax 0.10.2).
 CPU_BASE_BYTES = 430 * 2**20

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from hardnet.results import check_cell_id
+from hardnet.run.results import check_cell_id
 
 
 def _default_enabled() -> bool:
@@ -178,7 +178,7 @@ class CellWriter:
         self.enabled = False
 
     def curves_from_rows(self, rows: list[Mapping[str, Any]], prefix: str = "train") -> None:
-        """Log the `curves` of a cell's result rows (`hardnet.runner`): tag `<prefix>/<name>`
+        """Log the `curves` of a cell's result rows (`hardnet.run.runner`): tag `<prefix>/<name>`
         against the row's `step` curve (else the log-point index), mean over runs and per seed.
         Runs whose curves have another length than the first run's are skipped."""
         curves = [r["curves"] for r in rows if isinstance(r.get("curves"), Mapping)]

@@ -1,4 +1,4 @@
-"""Validation helpers of `hardnet.grid`: config values (mappings, budgets, seeds) and learners.
+"""Validation helpers of `hardnet.run.grid`: config values (mappings, budgets, seeds) and learners.
 
 Every failure is a `ValueError` with one line: the config path, then the rule and the value.
 `LearnerCheck` makes each (learner, keywords, instance) once with `hardnet.learners.make` (which
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hardnet import instances, learners
-from hardnet.base import Instance, Learner, Params
+from hardnet.core.base import Instance, Learner, Params
 
 RESERVED_KWARGS = ("public", "instance", "params")
 

@@ -2,10 +2,10 @@
 
 `write_report(workdir)` (run at the end of every `hardnet-bench` run, and by `hardnet-report`)
 writes `<workdir>/report.md`: the deviations from the expected picture at the top
-(`hardnet.expected`), the learners × instances table (mean and 95% interval of the headline
-metric, with learned / weak / trivial / below / FAILED marks; `hardnet.summary`), PRG-versus-null
-gaps with p-values, the frontier table, and learning curves (`plots/*.png`: headline metric
-against budget per learner, one file per instance, 95% intervals as error bars).
+(`hardnet.analysis.expected`), the learners × instances table (mean and 95% interval of the headline
+metric, with learned / weak / at chance / below / FAILED marks; `hardnet.analysis.summary`),
+PRG-versus-null gaps with p-values, the frontier table, and learning curves (`plots/*.png`:
+headline metric against budget per learner, one file per instance, 95% intervals as error bars).
 
 `hardnet-report --workdir=DIR [--format=md|csv|parquet]` also exports the flat per-run table
 (`export`): one line per run with the cell parameters flattened (`cell.*`), curves left out.
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from hardnet.expected import deviations, fmt_ci
-from hardnet.summary import (
+from hardnet.analysis.expected import deviations, fmt_ci
+from hardnet.analysis.summary import (
     GAP_MIN,
     GAP_P,
     LEARNED_ADV,
@@ -42,7 +42,7 @@ __all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summar
 MARK = {
     "learned": "**learned**",
     "weakly": "weak",
-    "trivial": "trivial",
+    "chance": "at chance",
     "below": "below trivial",
     "failed": "FAILED",
 }
@@ -191,7 +191,7 @@ def write_report(workdir: str | Path, rows: Sequence[Mapping[str, Any]] | None =
 
 
 def _write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
-    from hardnet.results import atomic_write_text
+    from hardnet.run.results import atomic_write_text
 
     plots = plot_curves(summary, workdir / "plots") if summary else []
     path = workdir / "report.md"
@@ -242,7 +242,7 @@ def export(rows: Sequence[Mapping[str, Any]], path: str | Path, fmt: str) -> Pat
                 for c, v in data.items()}  # fmt: skip
         pq.write_table(pa.table(data), path)
         return path
-    from hardnet.results import atomic_write_text
+    from hardnet.run.results import atomic_write_text
 
     if fmt == "csv":
         import io

@@ -18,7 +18,7 @@ eigenvalue ~εM). Applying the jitter-free K_MM instead was tried once and was u
 float32 on an RBF problem.
 
 The rows are never held at once: every product `K_nMᵀ W (K_nM v)` reads them again, chunk by
-chunk, through `Rows.fold` (`hardnet.learners.source.fold_rows`), so memory is O(chunk·M + M²),
+chunk, through `Rows.fold` (`hardnet.core.source.fold_rows`), so memory is O(chunk·M + M²),
 never O(N²), O(N·M) or O(N·d). A sample in memory is `Rows(array_source(x, y), ...)`; a data
 stream is read again at every pass (its rows are redrawn from their keys), a split of it is a
 weight (a mask from the row index). Several ridges are solved at once as columns (one kernel
@@ -35,9 +35,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from hardnet import linalg
-from hardnet.base import Array, Source
-from hardnet.learners.source import fold_rows
+from hardnet.core import linalg
+from hardnet.core.base import Array, Source
+from hardnet.core.source import fold_rows
 
 KernelFn = Callable[[Array, Array], Array]  # (x1[N1, d], x2[N2, d]) -> [N1, N2]
 RowStep = Callable[[Any, Array, Array, Array], Any]  # (carry, x, y, w) -> carry

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
 
-from hardnet.base import Array
+from hardnet.core.base import Array
 
 # A fixed, public key for the seed-free hyperedge hash (it must not depend on the instance).
 _HASH_SEED = 0x5EED_AB1E

@@ -2,7 +2,7 @@
 
 A hung XLA computation cannot be cancelled from inside its process (`block_until_ready` waits in
 native code), so the driver (`hardnet-bench`) never runs a cell itself. It keeps one worker
-process, `python -m hardnet.worker`, and sends it one cell at a time over a pipe:
+process, `python -m hardnet.run.worker`, and sends it one cell at a time over a pipe:
 
     driver                                   worker
     ------                                   ------
@@ -96,7 +96,7 @@ class Worker:
         log = open(self._log_path, "ab")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "hardnet.worker"],
+                [sys.executable, "-m", "hardnet.run.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -256,7 +256,7 @@ def main() -> None:
     jax.config.update("jax_compilation_cache_dir", init["cache_dir"])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     _preload(init["preload"])
-    from hardnet import runner
+    from hardnet.run import runner
 
     Path(init["stacks_dir"]).mkdir(parents=True, exist_ok=True)
     caches = runner.Caches()

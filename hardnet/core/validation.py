@@ -93,7 +93,7 @@ def check_fits(
     what: str,
     num_elements: float,
     bytes_per_element: int = 4,
-    hint: str = "or sample in chunks with hardnet.streaming",
+    hint: str = "or sample in chunks with hardnet.core.streaming",
 ) -> None:
     """Refuse allocations over `max_bytes()` with a message naming the size."""
     nbytes = float(num_elements) * bytes_per_element

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hardnet import validation
+from hardnet.core import validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,12 +27,37 @@ class Entry:
         "reference"; families: "prg", "planted").
       needs: keywords the runner supplies besides the config's (learners: "public",
         "instance", "params").
+      expected: what docs/metrics.md's expected picture says of this learner beyond what its
+        kind implies; the report lists every group where one does not hold.
     """
 
     constructor: Callable[..., Any]
     description: str
     kind: str
     needs: tuple[str, ...] = ()
+    expected: tuple[Expectation, ...] = ()
+
+
+Group = Mapping[str, Any]  # a summary group (`analysis.summary.summarize`)
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """One claim of the expected picture (docs/metrics.md) about a learner's summary groups.
+
+    Attributes:
+      claim: the claim in words, as the report lists it when it does not hold (or a function
+        of the group that writes it).
+      applies: `(group) -> bool`, the groups the claim speaks of.
+      holds: `(group) -> bool`, whether the claim holds for such a group.
+      largest_budget: judge only the largest budget run of each instance and learner entry
+        (claims of the form "learned at these budgets"); otherwise every budget.
+    """
+
+    claim: str | Callable[[Group], str]
+    applies: Callable[[Group], bool]
+    holds: Callable[[Group], bool]
+    largest_budget: bool = False
 
 
 def lookup(registry: Mapping[str, Entry], what: str, name: str) -> Entry:

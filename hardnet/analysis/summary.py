@@ -1,6 +1,6 @@
 """Benchmark results grouped and judged with honest statistics (docs/metrics.md).
 
-Input: the rows of a workdir's `results.jsonl` (one per run, `hardnet/runner.py`). Runs are
+Input: the rows of a workdir's `results.jsonl` (one per run, `hardnet/run/runner.py`). Runs are
 grouped by instance (family + validated instance config) × learner (config entry) × budget.
 Per group, over instance seeds × learner seeds (failed runs excluded from the statistics):
 
@@ -11,17 +11,21 @@ Per group, over instance seeds × learner seeds (failed runs excluded from the s
   interval excluding 0; for `nmse`, explained variance `1 − nmse ≥ 0.05` with the interval of
   `nmse` below 1), **below** trivial (the mirror image of weakly: `adv ≤ −0.05` with the
   interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline),
-  **trivial** otherwise; **failed** when more than half of the runs failed (the survivors' mean
-  is not reported as a status), every failure counted in `failed`; `flagged` counts the scored
-  runs that carry the learner's own diagnosis (`flags`, e.g. tensor's "no eigengap").
+  **at chance** (`chance`) otherwise; **failed** when more than half of the runs failed (the
+  survivors' mean is not reported as a status), every failure counted in `failed`; `flagged` counts
+  the scored runs that carry the learner's own diagnosis (`flags`, e.g. tensor's "no eigengap").
 
 PRG vs null (`null_gaps`): each PRG group is paired with its `null=True` twin (same instance config
 otherwise, same learner and budget); gap = mean adv(PRG) − mean adv(null), two-sided permutation
 p-value (`stats.permutation_pvalue`); flagged when p < 0.01 and gap > 0.05.
 
 Frontier (`frontier`): per learner and family, the largest n (d for families without n) with a
-learned group on a main instance (not null, not dictator; oracle and trivial left out), the
+learned group on a main instance (not null, not dictator; reference learners left out), the
 smallest budget learned there and its wall time (compile + run seconds of the cell).
+
+Groups know what their pieces are from the rows (`learner_kind`, `family_kind`,
+`informative_fraction`, written by the runner); rows written before those fields existed get the
+kinds from the registries.
 """
 
 from __future__ import annotations
@@ -35,16 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from hardnet import stats
-from hardnet.results import from_jsonable
+from hardnet import instances, learners
+from hardnet.analysis import stats
+from hardnet.run.results import from_jsonable
 
-PRG_FAMILIES = ("prg_boolean", "prg_gauss3_dv21", "prg_gauss3_smoothed", "prg_depth2_smoothed")
-GENERIC = ("sgd", "kernel", "tensor", "poly")
-REFERENCES = ("oracle", "trivial")
 LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
 GAP_P, GAP_MIN = 0.01, 0.05
 SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (docs/metrics.md)
 METRICS = ("adv", "adv_mean", "acc01", "nmse", "mse_all")
+STATUSES = ("learned", "weakly", "chance", "below", "failed")
 
 
 def read_rows(workdir: str | Path) -> list[dict[str, Any]]:
@@ -82,7 +85,7 @@ def label(cell: Mapping[str, Any]) -> str:
 
 
 def status(metric: str, ci: tuple[float, float, float], runs: int = 1, failed: int = 0) -> str:
-    """learned / weakly / trivial / below / failed (module docstring)."""
+    """learned / weakly / chance / below / failed (module docstring)."""
     mean, low, high = ci
     if not math.isfinite(mean) or 2 * failed > runs:
         return "failed"
@@ -91,12 +94,29 @@ def status(metric: str, ci: tuple[float, float, float], runs: int = 1, failed: i
             return "learned"
         if mean >= WEAK_ADV and low > 0:
             return "weakly"
-        return "below" if mean <= -WEAK_ADV and high < 0 else "trivial"
+        return "below" if mean <= -WEAK_ADV and high < 0 else "chance"
     if mean <= LEARNED_NMSE:
         return "learned"
     if mean <= 1 - WEAK_ADV and high < 1:
         return "weakly"
-    return "below" if mean >= 1 + WEAK_ADV and low > 1 else "trivial"
+    return "below" if mean >= 1 + WEAK_ADV and low > 1 else "chance"
+
+
+def _kinds(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`learner_kind`, `family_kind` and `informative_fraction` of a row; from the registries
+    (None where unknown) for rows written without them."""
+    cell = row["cell"]
+    out = {k: row.get(k) for k in ("learner_kind", "family_kind", "informative_fraction")}
+    for field, lookup, name in (
+        ("learner_kind", lambda x: learners.entry(x).kind, cell["learner"]),
+        ("family_kind", instances.kind, cell["family"]),
+    ):
+        if out[field] is None:
+            try:
+                out[field] = lookup(name)
+            except ValueError:
+                pass
+    return out
 
 
 def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[dict[str, Any]]:
@@ -111,9 +131,11 @@ def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[
         cell = rs[0]["cell"]
         inst = json.loads(inst_json)
         ok = [r for r in rs if not r.get("failed")]
-        metric = "adv" if family in PRG_FAMILIES else "nmse"
+        kinds = _kinds(rs[0])
+        metric = "adv" if kinds["family_kind"] == "prg" else "nmse"
         g: dict[str, Any] = {
             "family": family,
+            **kinds,
             "instance": inst,
             "block": cell.get("block"),
             "variant": cell.get("variant", "null" if inst.get("null") else "main"),
@@ -122,6 +144,7 @@ def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[
             "size": inst.get("n", inst.get("d")),
             "predicate": inst.get("predicate"),
             "null": bool(inst.get("null", False)),
+            "main": _main(cell, inst),
             "entry": entry,
             "learner": learner,
             "budget": budget,
@@ -165,7 +188,7 @@ def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> li
     nulls = {_twin_key(g, True): g for g in summary if g["null"]}
     out = []
     for g in summary:
-        if g["null"] or g["family"] not in PRG_FAMILIES:
+        if g["null"] or g["family_kind"] != "prg":
             continue
         twin = nulls.get(_twin_key(g, True))
         if twin is None:
@@ -181,6 +204,7 @@ def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> li
                 "n": g["n"],
                 "entry": g["entry"],
                 "learner": g["learner"],
+                "learner_kind": g["learner_kind"],
                 "budget": g["budget"],
                 "adv": g["adv"][0],
                 "adv_null": twin["adv"][0],
@@ -192,15 +216,17 @@ def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> li
     return out
 
 
-def main_instance(g: Mapping[str, Any]) -> bool:
-    return not g["null"] and g["predicate"] != "dictator" and g["variant"] in ("main", None)
+def _main(cell: Mapping[str, Any], inst: Mapping[str, Any]) -> bool:
+    """A main instance: not a null, not a dictator control."""
+    plain = cell.get("variant", "main") in ("main", None)
+    return plain and not inst.get("null") and inst.get("predicate") != "dictator"
 
 
 def frontier(summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per learner entry and family: largest n learned (main instances), its budget and time."""
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for g in summary:
-        if g["status"] != "learned" or not main_instance(g) or g["learner"] in REFERENCES:
+        if g["status"] != "learned" or not g["main"] or g["learner_kind"] == "reference":
             continue
         if g["size"] is None:
             continue

@@ -58,7 +58,7 @@ class Encoding:
     Attributes:
       name: the encoding's id, e.g. "bbin" (docs/instances.md, Encodings).
       decode: the public decoder, `x -> (hyperedge int32[num, k], valid bool[num])`.
-      predicate: the PRG predicate P (`hardnet.prg.Predicate`).
+      predicate: the PRG predicate P (`hardnet.core.prg.Predicate`).
       n: the seed length.
       informative: `x -> bool[num]`, whether rows are informative, from x and the encoding
         alone (equals `meta["informative"]`); None where every decodable row is.
@@ -87,7 +87,7 @@ class Instance:
       materialized: for lazily evaluated families, a float64 NumPy reference evaluator for tiny
         sizes: `(params, x) -> (y, pre)` with every hidden unit's pre-activation `pre[num, units]`.
       teacher_directions: `params -> W [d, m]`, the teacher's first-layer directions (columns)
-        where they are identifiable (F6), for `hardnet.metrics.best_cosines`; else None.
+        where they are identifiable (F6), for `hardnet.analysis.metrics.best_cosines`; else None.
     """
 
     family: str
@@ -219,7 +219,7 @@ class Learner:
         x-axis is `info["step"]` where the learner logs it). A name `monitor/<m>` is the output
         `<m>` of the monitor, found in `info` under either name.
       first_layer: `state -> rows [width, d]`, the learned first-layer directions (compared with
-        a teacher's by `hardnet.metrics.best_cosines`), or None.
+        a teacher's by `hardnet.analysis.metrics.best_cosines`), or None.
       describe_failure: `code -> (failures, flags)` for the bit mask `info["failure_reason"]`:
         texts that void the run's predictions, and diagnoses recorded with a scored run; None
         when `info["failed"]` needs no decoding.

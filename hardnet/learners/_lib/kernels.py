@@ -32,7 +32,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from hardnet.base import Array
+from hardnet.core.base import Array
 
 RELU_KERNELS = ("nngp", "ntk")
 DISTANCE_KERNELS = ("rbf", "laplace")

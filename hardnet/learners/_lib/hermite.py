@@ -32,8 +32,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.stats import norm
 
-from hardnet.base import Array, Source
-from hardnet.learners.source import array_source, fold_rows
+from hardnet.core.base import Array, Source
+from hardnet.core.source import array_source, fold_rows
 
 
 def hermite(t: Array, p: int) -> Array:
@@ -59,7 +59,7 @@ def source_mean(
     stat: Callable[[Array, Array], Any], source: Source, start: int, stop: int, chunk: int
 ) -> Any:
     """`Σ_chunks stat(x_c, y_c) / (stop − start)` over rows `start .. stop` of a stream, read
-    `chunk` rows at a time (`hardnet.learners.source.fold_rows`; `stat` sums over its rows)."""
+    `chunk` rows at a time (`hardnet.core.source.fold_rows`; `stat` sums over its rows)."""
     x0, y0 = jax.eval_shape(lambda: source(jnp.zeros((), jnp.int32), 1))
     shapes = jax.eval_shape(stat, x0, y0)
     init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)

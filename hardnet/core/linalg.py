@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 
-from hardnet.base import Array
+from hardnet.core.base import Array
 
 
 def _unbatched_on_cpu(fn: Callable[..., object]) -> Callable[..., object]:

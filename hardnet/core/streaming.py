@@ -1,6 +1,6 @@
 """Chunked and multi-seed sampling of a planted instance.
 
-Row r of a stream depends only on `fold_in(key, r)` (see `hardnet.base`), so sampling rows
+Row r of a stream depends only on `fold_in(key, r)` (see `hardnet.core.base`), so sampling rows
 `start .. start+chunk` at a time gives exactly the rows of one `sample(params, key, total)` call,
 with memory bounded by the chunk:
 
@@ -20,10 +20,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from hardnet import validation
-from hardnet.base import Array, Instance, Meta, Params
+from hardnet.core import validation
+from hardnet.core.base import Array, Instance, Meta, Params
 
-# Rows are indexed by uint32 (`hardnet.base.row_keys`).
+# Rows are indexed by uint32 (`hardnet.core.base.row_keys`).
 MAX_ROWS = 2**32
 
 Batch = tuple[Array, Array, Meta]

@@ -1,0 +1,114 @@
+"""What the benchmark measures (docs/metrics.md): errors on all, informative and fresh inputs,
+the advantage over the trivial seed-agnostic predictor, 0-1 accuracy, and teacher alignment.
+
+The scores of a run are computed on the host in float64 from its predictions on the test set
+(`score_run`, the one definition the runner and the tests use); they accept NumPy and JAX arrays
+alike. `best_cosines` is jnp and jit-able: it also runs inside training programs (monitors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from hardnet.core.base import Array
+
+
+def _f64(a: Any) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def masked_mse(y_hat: Any, y: Any, mask: Any | None = None) -> float:
+    """Mean of `(y_hat − y)²` over the rows where `mask` holds (NaN when the mask is empty)."""
+    err = (_f64(y_hat) - _f64(y)) ** 2
+    if mask is None:
+        return float(np.mean(err))
+    mask = np.asarray(mask, bool)
+    return float(np.sum(err * mask) / np.sum(mask)) if np.any(mask) else math.nan
+
+
+def nmse(y_hat: Any, y: Any) -> float:
+    """`mse_all / Var(y_test)`: 0 is perfect, 1 is the constant predictor `E[y]`."""
+    return masked_mse(y_hat, y) / float(np.var(_f64(y)))
+
+
+def advantage(y_hat: Any, trivial_hat: Any, y: Any, mask: Any) -> float:
+    """`adv = 1 − mse(h) / mse(trivial)` on the rows of `mask` (fresh informative inputs)."""
+    return 1.0 - masked_mse(y_hat, y, mask) / masked_mse(trivial_hat, y, mask)
+
+
+def accuracy01(y_hat: Any, bits: Any, mask: Any) -> float:
+    """0-1 accuracy of `1[h > 1/2]` against planted bits on the rows of `mask` (NaN if empty)."""
+    mask = np.asarray(mask, bool)
+    right = (np.asarray(y_hat) > 0.5) == (np.asarray(bits) > 0.5)
+    return float(np.mean(right[mask])) if mask.any() else math.nan
+
+
+@dataclasses.dataclass(frozen=True)
+class FreshTest:
+    """What a PRG family's scores are measured against, for one instance seed (docs/metrics.md).
+
+    Attributes:
+      bits: the planted bits `P(G(s)_S)` of the test rows.
+      informative: whether each test row is informative (its hyperedge is decodable).
+      fresh: informative test rows whose hyperedge never occurs among the informative training
+        rows.
+      trivial_hat: the trivial seed-agnostic predictor on the test rows.
+      mean_label: the mean label of the first training rows (the constant of `adv_mean`).
+    """
+
+    bits: np.ndarray
+    informative: np.ndarray
+    fresh: np.ndarray
+    trivial_hat: np.ndarray
+    mean_label: float
+
+
+def score_run(y_hat: Any, y: Any, fresh_test: FreshTest | None = None) -> dict[str, Any]:
+    """The scores of one run's test predictions (docs/metrics.md, "Metrics").
+
+    Args:
+      y_hat: predictions on the test rows.
+      y: test labels.
+      fresh_test: for PRG families, what the fresh-input scores are measured against.
+
+    Returns:
+      `mse_all`, `nmse`; with `fresh_test` also `mse_inf`, `mse_fresh`, `num_fresh`,
+      `adv = 1 − mse_fresh(h) / mse_fresh(trivial)`, `adv_mean` (the same against the constant
+      `mean_label`) and `acc01` (0-1 accuracy of `1[h > 1/2]` on the fresh rows).
+    """
+    out: dict[str, Any] = {"mse_all": masked_mse(y_hat, y), "nmse": nmse(y_hat, y)}
+    if fresh_test is None:
+        return out
+    t = fresh_test
+    out["mse_inf"] = masked_mse(y_hat, y, t.informative)
+    out["mse_fresh"] = masked_mse(y_hat, y, t.fresh)
+    out["num_fresh"] = int(np.sum(t.fresh))
+    out["adv"] = 1.0 - out["mse_fresh"] / masked_mse(t.trivial_hat, y, t.fresh)
+    const = np.full(np.shape(y), t.mean_label, dtype=np.float64)
+    out["adv_mean"] = 1.0 - out["mse_fresh"] / masked_mse(const, y, t.fresh)
+    out["acc01"] = accuracy01(y_hat, t.bits, t.fresh)
+    return out
+
+
+def best_cosines(learned: Array, teacher: Array) -> Array:
+    """For each teacher direction (columns of `teacher[d, m]`), the best `|cos|` with a row of
+    `learned[r, d]`: 1 means the direction is recovered (up to sign)."""
+    a = learned / (jnp.linalg.norm(learned, axis=-1, keepdims=True) + 1e-12)
+    b = teacher / (jnp.linalg.norm(teacher, axis=0, keepdims=True) + 1e-12)
+    return jnp.max(jnp.abs(a @ b), axis=0)
+
+
+def hash64(hashes: np.ndarray) -> np.ndarray:
+    """`uint32[num, 2]` hyperedge hashes as one uint64 per row."""
+    h = np.asarray(hashes, np.uint64)
+    return (h[..., 0] << np.uint64(32)) | h[..., 1]
+
+
+def fresh_mask(train_hashes: np.ndarray, test_hashes: np.ndarray) -> np.ndarray:
+    """Whether each test hyperedge never occurs in training (host-side set membership)."""
+    return ~np.isin(hash64(test_hashes), hash64(train_hashes))
