@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from hardnet.configs import smoke
+from hardnet.core.textio import from_jsonable, to_jsonable
 from hardnet.run import grid, runner
-from hardnet.run.results import from_jsonable, to_jsonable
 
 GOLDEN = Path(__file__).parent / "data" / "smoke_rows.jsonl"
 RTOL, ATOL = 1e-5, 1e-7  # float32 programs; identical on the machine that wrote the file

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hardnet.analysis import report, stats
-from hardnet.run import results
+from hardnet.core import textio
 
 # ---------------------------------------------------------------------------------- statistics
 
@@ -309,7 +309,7 @@ def test_write_report_synthetic(tmp_path):
         + _rows("sgd", null=True, adv=_noise(0.05, seed=1), budget=2000)
         + _rows("tensor", "easy_depth2", nmse=lambda t: 1e-3, block="f6")
     )
-    lines = [json.dumps(results.to_jsonable(r)) for r in rows]
+    lines = [json.dumps(textio.to_jsonable(r)) for r in rows]
     (tmp_path / "results.jsonl").write_text("\n".join(lines) + "\n")
     text = _check_report(tmp_path, report.write_report(tmp_path))
     assert "**significant**" in text and "PRG-vs-null gap" in text
@@ -328,7 +328,7 @@ def test_write_report_real_rows(tmp_path):
     store_rows = [r for c in cells for r in runner.run_cell(c)]
     with open(tmp_path / "results.jsonl", "w") as f:
         for r in store_rows:
-            f.write(json.dumps(results.to_jsonable(r)) + "\n")
+            f.write(json.dumps(textio.to_jsonable(r)) + "\n")
     rows = report.read_rows(tmp_path)
     assert len(rows) == len(store_rows) == 4
     summary = report.summarize(rows)

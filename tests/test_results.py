@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from hardnet.run import results
+from hardnet.run import provenance, results
 from hardnet.run.tblog import CellWriter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ WRITER_SRC = (
     + f"NUM_CELLS = {NUM_CELLS}\n"
     + """
 import sys
-from hardnet.run import results
+from hardnet.run import provenance, results
 wd, shard, num_shards = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 config = {"name": "t", "instance_seeds": [0, 1], "learner_seeds": [0, 1, 2], "lr": 0.1}
 cells = [f"c{i:03d}" for i in range(NUM_CELLS)]
@@ -220,13 +220,13 @@ def test_meta_fields(tmp_path):
     rev = meta["git_revision"]
     assert rev is None or (len(rev) == 40 and int(rev, 16) >= 0)
     assert store.rows() == []
-    assert results.git_revision(tmp_path) is None  # not a repository: None, no crash
+    assert provenance.git_revision(tmp_path) is None  # not a repository: None, no crash
 
 
 def test_git_missing_never_crashes(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert results.git_revision() is None
-    assert results.collect_meta(probe_devices=False)["git_revision"] is None
+    assert provenance.git_revision() is None
+    assert provenance.collect_meta(probe_devices=False)["git_revision"] is None
 
 
 def test_nonfinite_and_array_round_trip(tmp_path):

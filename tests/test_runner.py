@@ -10,8 +10,8 @@ import pytest
 from hardnet.configs import smoke
 from hardnet.core.base import Learner
 from hardnet.core.source import read_rows
+from hardnet.core.textio import to_jsonable
 from hardnet.run import grid, runner
-from hardnet.run.results import to_jsonable
 
 TIMINGS = ("compile_s", "run_s")
 
@@ -231,7 +231,7 @@ _SHARDED = """
 import json, sys
 import jax
 from hardnet.run import grid, runner
-from hardnet.run.results import to_jsonable
+from hardnet.core.textio import to_jsonable
 config = json.loads(sys.argv[1])
 cells = {c.entry: c for c in grid.expand(config)}
 rows = runner.run_cell(cells[sys.argv[2]])

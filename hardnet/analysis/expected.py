@@ -31,8 +31,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hardnet import learners
-from hardnet.analysis.summary import SPEC_SEEDS, canon, null_gaps
+from hardnet.analysis.summary import SPEC_SEEDS, null_gaps
 from hardnet.core.registry import Expectation
+from hardnet.core.textio import canonical
 
 GOOD = ("learned", "weakly")
 
@@ -47,7 +48,7 @@ def _largest_budget(summary: Sequence[Mapping[str, Any]]) -> list[Mapping[str, A
     """The group of the largest budget of each instance and learner entry."""
     out: dict[tuple, Mapping[str, Any]] = {}
     for g in summary:
-        key = (g["family"], canon(g["instance"]), g["entry"])
+        key = (g["family"], canonical(g["instance"]), g["entry"])
         if key not in out or g["budget"] > out[key]["budget"]:
             out[key] = g
     return list(out.values())

@@ -7,8 +7,9 @@ metric, with learned / weak / at chance / below / FAILED marks; `hardnet.analysi
 PRG-versus-null gaps with p-values, the frontier table, and learning curves (`plots/*.png`:
 headline metric against budget per learner, one file per instance, 95% intervals as error bars).
 
-`hardnet-report --workdir=DIR [--format=md|csv|parquet]` also exports the flat per-run table
-(`export`): one line per run with the cell parameters flattened (`cell.*`), curves left out.
+`hardnet-report --workdir=DIR [--format=md|csv|parquet]` (`cli/report.py`) also exports the flat
+per-run table (`export`): one line per run with the cell parameters flattened (`cell.*`), curves
+left out.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +36,7 @@ from hardnet.analysis.summary import (
     read_rows,
     summarize,
 )
+from hardnet.core.textio import atomic_write_text, markdown_table, slug
 
 __all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summarize"]
 
@@ -50,59 +51,45 @@ MARK = {
 
 def table(summary: Sequence[Mapping[str, Any]]) -> str:
     """The learners × instances table (markdown), one line per group."""
-    lines = [
-        "| instance | family | learner | budget | runs | failed | metric | mean [95% CI] "
-        "| acc01 | status |",
-        "|---|---|---|---:|---:|---:|---|---|---:|---|",
-    ]
+    rows = []
     for g in summary:
         mark = MARK[g["status"]]
         if g["failed"]:
             mark += f" ({g['failed']}/{g['runs']} failed)"
         if g["flagged"]:
             mark += f" ({g['flagged']}/{g['runs']} flagged)"
-        acc = g["acc01"][0] if g["metric"] == "adv" else float("nan")
-        lines.append(
-            f"| {g['label']} | {g['family']} | {g['entry']} | {g['budget']} | {g['runs']} | "
-            f"{g['failed']} | {g['metric']} | {fmt_ci(g[g['metric']])} | "
-            f"{'' if math.isnan(acc) else f'{acc:.2f}'} | {mark} |"
-        )
-    return "\n".join(lines)
+        acc = g["acc01"][0] if g["metric"] == "adv" else math.nan
+        rows.append(
+            (g["label"], g["family"], g["entry"], g["budget"], g["runs"], g["failed"],
+             g["metric"], fmt_ci(g[g["metric"]]), "" if math.isnan(acc) else f"{acc:.2f}", mark)
+        )  # fmt: skip
+    header = ("instance", "family", "learner", "budget", "runs", "failed", "metric",
+              "mean [95% CI]", "acc01", "status")  # fmt: skip
+    return markdown_table(header, rows, "lllrrrllrl")
 
 
 def _gap_table(gaps: Sequence[Mapping[str, Any]]) -> str:
     if not gaps:
         return "No PRG instance has a null twin in these results."
-    lines = [
-        "| instance | learner | budget | adv | adv (null) | gap | p | flag |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for x in gaps:
-        lines.append(
-            f"| {x['label']} ({x['family']}) | {x['entry']} | {x['budget']} | {x['adv']:.3f} | "
-            f"{x['adv_null']:.3f} | {x['gap']:.3f} | {x['p']:.4f} | "
-            f"{'**significant**' if x['significant'] else ''} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        (f"{x['label']} ({x['family']})", x["entry"], x["budget"], f"{x['adv']:.3f}",
+         f"{x['adv_null']:.3f}", f"{x['gap']:.3f}", f"{x['p']:.4f}",
+         "**significant**" if x["significant"] else "")
+        for x in gaps
+    ]  # fmt: skip
+    header = ("instance", "learner", "budget", "adv", "adv (null)", "gap", "p", "flag")
+    return markdown_table(header, rows, "llrrrrrl")
 
 
 def _frontier_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return "No learner learned a main instance."
-    lines = [
-        "| learner | family | largest n (d) learned | instance | samples | wall s |",
-        "|---|---|---:|---|---:|---:|",
+    header = ("learner", "family", "largest n (d) learned", "instance", "samples", "wall s")
+    body = [
+        (x["entry"], x["family"], x["size"], x["label"], x["samples"], f"{x['wall_s']:.1f}")
+        for x in rows
     ]
-    for x in rows:
-        lines.append(
-            f"| {x['entry']} | {x['family']} | {x['size']} | {x['label']} | {x['samples']} | "
-            f"{x['wall_s']:.1f} |"
-        )
-    return "\n".join(lines)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") or "plot"
+    return markdown_table(header, body, "llrlrr")
 
 
 def plot_curves(summary: Sequence[Mapping[str, Any]], plots_dir: str | Path) -> list[Path]:
@@ -142,7 +129,7 @@ def plot_curves(summary: Sequence[Mapping[str, Any]], plots_dir: str | Path) -> 
         ax.set_title(f"{label} ({family})")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = plots_dir / f"{_slug(label + '-' + family)}.png"
+        path = plots_dir / f"{slug(label) or 'plot'}-{slug(family)}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
@@ -187,12 +174,11 @@ def render(summary: Sequence[Mapping[str, Any]], plots: Sequence[Path] = ()) -> 
 def write_report(workdir: str | Path, rows: Sequence[Mapping[str, Any]] | None = None) -> Path:
     """Write `<workdir>/report.md` and `<workdir>/plots/*.png`; return the report's path."""
     workdir = Path(workdir)
-    return _write(workdir, summarize(read_rows(workdir) if rows is None else rows))
+    return write(workdir, summarize(read_rows(workdir) if rows is None else rows))
 
 
-def _write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
-    from hardnet.run.results import atomic_write_text
-
+def write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
+    """Write `<workdir>/report.md` and its plots from a summary; return the report's path."""
     plots = plot_curves(summary, workdir / "plots") if summary else []
     path = workdir / "report.md"
     atomic_write_text(path, render(summary, plots))
@@ -242,8 +228,6 @@ def export(rows: Sequence[Mapping[str, Any]], path: str | Path, fmt: str) -> Pat
                 for c, v in data.items()}  # fmt: skip
         pq.write_table(pa.table(data), path)
         return path
-    from hardnet.run.results import atomic_write_text
-
     if fmt == "csv":
         import io
 
@@ -253,10 +237,8 @@ def export(rows: Sequence[Mapping[str, Any]], path: str | Path, fmt: str) -> Pat
         writer.writerows(flat)
         atomic_write_text(path, buf.getvalue())
         return path
-    cell = lambda v: "" if v is None else str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in flat]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    body = [[r.get(c) for c in columns] for r in flat]
+    atomic_write_text(path, markdown_table(columns, body) + "\n")
     return path
 
 
@@ -265,56 +247,3 @@ def _uniform(values: list[Any]) -> bool:
     kinds = {bool if isinstance(v, bool) else float if isinstance(v, int | float) else type(v)
              for v in values if v is not None}  # fmt: skip
     return len(kinds) <= 1
-
-
-def main(argv: Sequence[str]) -> None:
-    from absl import flags
-
-    if len(argv) > 1:
-        raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
-    workdir = flags.FLAGS.workdir
-    if not workdir or not Path(workdir).is_dir():
-        raise SystemExit(f"--workdir must be an existing directory, got {workdir!r}")
-    rows = read_rows(workdir)
-    if not rows:
-        raise SystemExit(f"--workdir={workdir}: no results.jsonl rows")
-    summary = summarize(rows)
-    path = _write(Path(workdir), summary)
-    print(table(summary))
-    devs = deviations(summary)
-    print(f"\nDeviations from the expected picture ({len(devs)}):" if devs else "\nNo deviations.")
-    print("\n".join(f"- {d}" for d in devs))
-    print(f"\nreport: {path}")
-    fmt = flags.FLAGS.format
-    if fmt:
-        try:
-            print(export(rows, flags.FLAGS.out or Path(workdir) / f"runs.{fmt}", fmt))
-        except ValueError as error:
-            raise SystemExit(f"--format={fmt}: {error}") from None
-
-
-def define_flags() -> None:
-    """`--workdir`, `--format`, `--out` (skipped when another entry point defined them)."""
-    from absl import flags
-
-    if "workdir" not in flags.FLAGS:
-        flags.DEFINE_string("workdir", None, "Benchmark workdir holding results.jsonl.")
-    if "format" not in flags.FLAGS:
-        flags.DEFINE_enum(
-            "format", None, list(EXPORT_FORMATS), "also export the flat per-run table (one line"
-            " per run, cell parameters as columns) as <workdir>/runs.<format>"
-        )  # fmt: skip
-    if "out" not in flags.FLAGS:
-        flags.DEFINE_string("out", None, "path of the --format export (default workdir/runs.*)")
-
-
-def run() -> None:
-    """Console-script entry point (`hardnet-report`)."""
-    from absl import app
-
-    define_flags()
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()

@@ -41,7 +41,7 @@ import numpy as np
 
 from hardnet import instances, learners
 from hardnet.analysis import stats
-from hardnet.run.results import from_jsonable
+from hardnet.core.textio import canonical, from_jsonable
 
 LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
 GAP_P, GAP_MIN = 0.01, 0.05
@@ -57,10 +57,6 @@ def read_rows(workdir: str | Path) -> list[dict[str, Any]]:
         return []
     with open(path, encoding="utf-8") as f:
         return [from_jsonable(json.loads(line)) for line in f if line.strip()]
-
-
-def canon(x: Any) -> str:
-    return json.dumps(x, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _finite(rows: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
@@ -124,7 +120,7 @@ def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
         c = r["cell"]
-        key = (c["family"], canon(c.get("instance_kwargs", {})), c.get("entry", c["learner"]))
+        key = (c["family"], canonical(c.get("instance_kwargs", {})), c.get("entry", c["learner"]))
         groups[(*key, c["learner"], int(c["budget"]))].append(r)
     out = []
     for (family, inst_json, entry, learner, budget), rs in groups.items():
@@ -180,7 +176,7 @@ def _wall(rows: Sequence[Mapping[str, Any]]) -> float:
 
 def _twin_key(g: Mapping[str, Any], null: bool) -> tuple:
     inst = {**g["instance"], "null": null}
-    return (g["family"], canon(inst), g["entry"], g["budget"])
+    return (g["family"], canonical(inst), g["entry"], g["budget"])
 
 
 def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from hardnet.cli import common
+from hardnet.core import textio
 from hardnet.run import estimate, executors, grid, progress, results, tblog
 
 PROG = "hardnet-bench"
@@ -204,7 +205,7 @@ def run_grid(
     if dry_run:
         os.makedirs(workdir, exist_ok=True)
         path = os.path.join(workdir, "plan.json")
-        results.atomic_write_text(path, json.dumps(plan_json, indent=1, sort_keys=True) + "\n")
+        textio.atomic_write_text(path, json.dumps(plan_json, indent=1, sort_keys=True) + "\n")
         print(estimate.table(plan_json), flush=True)
         print(f"{PROG}: plan written to {path} (dry run: nothing compiled or run)", flush=True)
         return 0

@@ -35,7 +35,6 @@ import ml_collections
 from hardnet import instances, learners
 
 DEFAULT_BUDGET = 2000
-RESERVED = ("public", "instance", "params")
 
 
 def split_pairs(arg: str) -> list[tuple[str, str]]:
@@ -95,7 +94,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
             budgets = _budgets(value)
         elif key.startswith("learner."):
             name = key.removeprefix("learner.")
-            if name in RESERVED:
+            if name in learners.KNOWLEDGE:
                 raise ValueError(f"learner.{name} is supplied by the runner, not the config")
             learner_kwargs[name] = _literal(value)
         else:

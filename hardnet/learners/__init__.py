@@ -25,7 +25,7 @@ from hardnet.core.registry import Entry
 from hardnet.learners import brute_force, expectations, gf2, kernel, poly, reference, sgd, tensor
 
 KINDS = ("generic", "control", "reference")
-KNOWLEDGE = ("public", "instance", "params")
+KNOWLEDGE = ("public", "instance", "params")  # what the runner supplies, never a config
 
 
 REGISTRY: dict[str, Entry] = {

@@ -56,9 +56,11 @@ GF2 = (
         largest_budget=True,
     ),
     Expectation(
-        lambda g: f"gf2 on tsa not learned before n²/2 = {g['n'] ** 2 // 2} informative samples "
-        f"(about {_informative_samples(g):.0f} here; a finding when it is: linearization finds "
-        "linear relations among the seed bits earlier)",
+        lambda g: (
+            f"gf2 on tsa not learned before n²/2 = {g['n'] ** 2 // 2} informative samples "
+            f"(about {_informative_samples(g):.0f} here; a finding when it is: linearization finds "
+            "linear relations among the seed bits earlier)"
+        ),
         applies=lambda g: _gf2_tsa(g) and _informative_samples(g) < g["n"] ** 2 / 2,
         holds=lambda g: not _learned(g),
     ),

@@ -8,15 +8,14 @@ control where it does not apply: no public PRG encoding, or over its own limit).
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from hardnet import instances, learners
 from hardnet.core.base import Instance, Learner, Params
+from hardnet.core.textio import canonical, slug
 
-RESERVED_KWARGS = ("public", "instance", "params")
+__all__ = ["canonical", "slug"]  # re-exported for grid.py
 
 
 def fail(path: str, message: Any) -> None:
@@ -33,10 +32,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [plain(v) for v in value]
     return value
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def check_mapping(path: str, value: Any, allowed: set[str] | None = None) -> dict[str, Any]:
@@ -88,10 +83,6 @@ def check_seeds(path: str, value: Any) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")
-
-
 def make_learner(
     name: str, kwargs: dict[str, Any], instance: Instance | None, params: Params = None
 ) -> Learner:
@@ -115,7 +106,7 @@ class LearnerCheck:
     @staticmethod
     def _check(path: str, name: str, kwargs: dict[str, Any], inst: Instance) -> str | None:
         where = f"{path} ({name} with {canonical(kwargs)})"
-        for reserved in RESERVED_KWARGS:
+        for reserved in learners.KNOWLEDGE:
             if reserved in kwargs:
                 fail(f"{path}.kwargs.{reserved}", "is supplied by the runner, not the config")
         needs = learners.entry(name).needs

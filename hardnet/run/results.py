@@ -31,141 +31,37 @@ Guarantees:
 - `Store.run_lock(shard)` is held for the whole of a run: a second run of the same shard on the
   same workdir stops with a message naming the holder; different shards cooperate.
 
-Rows are plain JSON (`to_jsonable`): numpy / JAX scalars and arrays become Python numbers and
-(nested) lists, tuples become lists. Non-finite floats are encoded as the strings "nan", "inf",
-"-inf" (`json.dumps(..., allow_nan=False)` would reject them, and `null` would be confused with a
-missing value). `Store.rows()` decodes these strings back to floats, anywhere in a row; a string
-value equal to one of them is therefore reserved and rejected on write.
+Rows are plain JSON (`core.textio.to_jsonable`: non-finite floats as "nan", "inf", "-inf");
+`Store.rows()` decodes them back to floats, anywhere in a row. Provenance (`meta.json`) comes
+from `run/provenance.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import fcntl
 import hashlib
-import importlib.metadata
 import json
-import math
 import os
-import platform
 import re
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from hardnet.core.textio import (
+    TMP_SUFFIX,
+    atomic_write_text,
+    canonical,
+    from_jsonable,
+    to_jsonable,
+)
+from hardnet.run.provenance import collect_meta
 
-NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 CELL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+,-]{0,199}$")
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "hardnet")
-_TMP_SUFFIX = ".tmp"
-
-
-# ----------------------------------------------------------------------------------- encoding
-def _float(v: float) -> float | str:
-    if math.isfinite(v):
-        return v
-    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-
-
-def to_jsonable(x: Any, where: str = "row") -> Any:
-    """Plain-JSON copy of `x`: numbers, strings, bools, None, lists, str-keyed dicts.
-
-    numpy / JAX scalars and arrays -> Python numbers / nested lists; non-finite floats -> "nan",
-    "inf", "-inf". Raises TypeError (naming the path) for anything else, ValueError for a string
-    equal to a reserved non-finite token.
-    """
-    if x is None or isinstance(x, bool):
-        return x
-    if isinstance(x, str):
-        if x in NONFINITE:
-            raise ValueError(f"{where}: the string {x!r} is reserved for non-finite floats")
-        return x
-    if isinstance(x, int):
-        return int(x)
-    if isinstance(x, float):
-        return _float(float(x))
-    if isinstance(x, Mapping):
-        out = {}
-        for k, v in x.items():
-            if not isinstance(k, str):
-                raise TypeError(f"{where}: keys must be strings, got {k!r}")
-            out[k] = to_jsonable(v, f"{where}.{k}")
-        return out
-    if isinstance(x, list | tuple):
-        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(x)]
-    if isinstance(x, np.generic | np.ndarray) or hasattr(x, "__array__"):
-        a = np.asarray(x)
-        kind = a.dtype.kind
-        if kind == "b":
-            return a.tolist()
-        if kind in "iu":
-            return a.astype(np.int64).tolist()
-        if kind == "U":
-            return to_jsonable(a.tolist(), where)
-        if kind in "cmMOS":
-            raise TypeError(f"{where}: cannot convert dtype {a.dtype} to JSON")
-        try:  # float16/32/64, bfloat16 and other ml_dtypes floats
-            a = a.astype(np.float64)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{where}: cannot convert dtype {a.dtype} to JSON") from e
-        return _nested_float(a.tolist())
-    raise TypeError(f"{where}: cannot convert {type(x).__name__} to JSON")
-
-
-def _nested_float(v: Any) -> Any:
-    if isinstance(v, list):
-        return [_nested_float(u) for u in v]
-    return _float(v)
-
-
-def from_jsonable(x: Any) -> Any:
-    """Inverse of the non-finite encoding: "nan"/"inf"/"-inf" strings -> floats, recursively."""
-    if isinstance(x, str):
-        return NONFINITE.get(x, x)
-    if isinstance(x, dict):
-        return {k: from_jsonable(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [from_jsonable(v) for v in x]
-    return x
-
-
-def _dumps_line(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-# ------------------------------------------------------------------------------ atomic files
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` so that readers and crashes see the old or the new file only."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -177,79 +73,6 @@ def _locked(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-# ------------------------------------------------------------------------------------- meta
-def _git(cwd: Path, *args: str) -> str | None:
-    """stdout of `git ARGS` in `cwd`, or None if git is missing or fails (never raises)."""
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except Exception:
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def git_revision(cwd: str | os.PathLike | None = None) -> str | None:
-    """`git rev-parse HEAD` of the source tree (default: this package's directory), or None."""
-    cwd = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
-    rev = _git(cwd, "rev-parse", "HEAD")
-    return rev if rev is not None and re.fullmatch(r"[0-9a-f]{40,64}", rev) else None
-
-
-def _git_dirty(cwd: Path) -> bool | None:
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
-    return None if status is None else bool(status)
-
-
-def _version(pkg: str) -> str | None:
-    if pkg == "hardnet":
-        from hardnet import __version__
-
-        return __version__
-    try:
-        return importlib.metadata.version(pkg)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _devices() -> dict[str, Any]:
-    try:
-        import jax
-
-        devs = jax.devices()
-        return {
-            "backend": jax.default_backend(),
-            "devices": [str(d) for d in devs],
-            "device_kind": sorted({d.device_kind for d in devs}),
-            "local_device_count": jax.local_device_count(),
-            "process_index": jax.process_index(),
-            "process_count": jax.process_count(),
-        }
-    except Exception as e:  # never let meta crash a run
-        return {"devices": None, "device_error": f"{type(e).__name__}: {e}"}
-
-
-def collect_meta(seeds: Any = None, probe_devices: bool = True) -> dict[str, Any]:
-    """Versions of jax/jaxlib/flax/optax/numpy/hardnet, devices, platform, python, git, seeds."""
-    src = Path(__file__).resolve().parent
-    meta: dict[str, Any] = {
-        "versions": {p: _version(p) for p in PACKAGES},
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "argv": list(sys.argv),
-        "git_revision": git_revision(src),
-        "git_dirty": _git_dirty(src),
-        "seeds": seeds,
-        "lock": os.environ.get("HARDNET_LOCK"),  # the lockfile scripts/_env.sh installed from
-        "start_time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    if probe_devices:
-        meta.update(_devices())
-    return meta
 
 
 # ------------------------------------------------------------------------------------ store
@@ -266,7 +89,7 @@ def _normalize_config(config: Any) -> dict[str, Any]:
         config = config.to_dict()
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping, got {type(config).__name__}")
-    return json.loads(_dumps_line(to_jsonable(dict(config), "config")))
+    return json.loads(canonical(to_jsonable(dict(config), "config")))
 
 
 class WorkdirBusy(Exception):
@@ -286,7 +109,7 @@ def _parse_cell(text: str, cell_id: str) -> list[Any]:
         rows = data["rows"]
         if data.get("cell_id") != cell_id:
             raise ValueError(f"holds cell {data.get('cell_id')!r}")
-        if data.get("sha256") != _checksum([_dumps_line(r) for r in rows]):
+        if data.get("sha256") != _checksum([canonical(r) for r in rows]):
             raise ValueError("checksum mismatch")
     else:
         raise ValueError("not a list of rows")
@@ -358,8 +181,8 @@ class Store:
             if r.setdefault("cell_id", cell_id) != cell_id:
                 raise ValueError(f"{cell_id}: row {i} has cell_id {r['cell_id']!r}")
             out.append(r)
-        lines = [_dumps_line(r) for r in out]
-        head = _dumps_line({"cell_id": cell_id, "sha256": _checksum(lines)})[:-1]
+        lines = [canonical(r) for r in out]
+        head = canonical({"cell_id": cell_id, "sha256": _checksum(lines)})[:-1]
         atomic_write_text(path, head + ',"rows":[\n' + ",\n".join(lines) + "\n]}\n")
         self.rebuild()
 
@@ -403,7 +226,7 @@ class Store:
             lines = []
             for c in cells:
                 rows = self._cell_rows_raw(self.cells_dir / f"{c}.json")
-                lines.extend(_dumps_line(r) for r in rows or ())
+                lines.extend(canonical(r) for r in rows or ())
             atomic_write_text(self.results_path, "".join(line + "\n" for line in lines))
         return len(lines)
 
@@ -418,7 +241,7 @@ class Store:
 def _remove_stale_tmp(d: Path, min_age_s: float = 600.0) -> None:
     """Remove temp files of killed writers (old ones only: a live shard may be mid-write)."""
     now = time.time()
-    for p in d.glob(f".*{_TMP_SUFFIX}"):
+    for p in d.glob(f".*{TMP_SUFFIX}"):
         with contextlib.suppress(OSError):
             if now - p.stat().st_mtime > min_age_s:
                 p.unlink()

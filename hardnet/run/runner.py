@@ -70,9 +70,9 @@ import numpy as np
 
 from hardnet import learners
 from hardnet.analysis import metrics
-from hardnet.core.rows import Row, error_reason, failed_rows, identity
 from hardnet.core import streaming
 from hardnet.core.base import Array, Instance, Learner, Params
+from hardnet.core.rows import Row, error_reason, failed_rows, identity
 from hardnet.core.source import read_rows
 from hardnet.run.grid import Cell
 
