@@ -58,30 +58,20 @@ from hardnet import instances, learners
 from hardnet.core.base import Instance, Learner, Params
 from hardnet.run.grid_checks import (
     LearnerCheck,
+    LearnerEntry,
     canonical,
     check_budgets,
     check_mapping,
     check_positive_int,
     check_seeds,
     fail,
+    learner_entries,
     make_learner,
     plain,
     slug,
 )
 
-VARIANTS = ("main", "null", "dictator")
 BLOCK_KEYS = {"family", "fixed", "sweep", "null_control", "dictator_control", "test_size"}
-ENTRY_KEYS = {
-    "name",
-    "kwargs",
-    "blocks",
-    "variants",
-    "budgets",
-    "instance_seeds",
-    "learner_seeds",
-    "overrides",
-}
-OVERRIDE_KEYS = {"kwargs", "budgets", "instance_seeds", "learner_seeds"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +199,57 @@ def _variants(
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class _Point:
+    """One instance of the grid: a sweep point of a block, main or a control variant."""
+
+    block: str
+    variant: str
+    inst: Instance
+    test_size: int
+
+
+def _points(blocks: dict[str, Any], test_size: int) -> list[_Point]:
+    """Every sweep point of every block, main and control variants, validated."""
+    points = []
+    for bname in sorted(blocks):
+        path = f"config.instances.{bname}"
+        block = check_mapping(path, blocks[bname], BLOCK_KEYS)
+        family = block.get("family")
+        if family not in instances.families():
+            known = ", ".join(instances.families())
+            fail(f"{path}.family", f"unknown family {family!r}; known: {known}")
+        size = check_positive_int(f"{path}.test_size", block.get("test_size", test_size))
+        for kwargs in _sweep_points(path, block):
+            inst = _make_instance(path, family, kwargs)
+            points.append(_Point(bname, "main", inst, size))
+            for variant, vkwargs in _variants(path, block, kwargs, inst):
+                vinst = _make_instance(f"{path} ({variant})", family, vkwargs)
+                points.append(_Point(bname, variant, vinst, size))
+    return points
+
+
+def _settings(entry: LearnerEntry, point: _Point, defaults: dict) -> tuple[str, dict, dict]:
+    """(config path, learner keywords, budgets and seeds) of an entry on one instance: the
+    entry's own values, then its override for the family, then for the block (the block wins)."""
+    kwargs = check_mapping(f"{entry.path}.kwargs", entry.spec.get("kwargs"))
+    fields = {k: entry.spec.get(k) for k in ("budgets", "instance_seeds", "learner_seeds")}
+    opath = entry.path
+    for key in (point.inst.family, point.block):
+        if key in entry.overrides:
+            over = entry.overrides[key]
+            opath = f"{entry.path}.overrides.{key}"
+            kwargs.update(check_mapping(f"{opath}.kwargs", over.get("kwargs")))
+            fields.update({k: v for k, v in over.items() if k != "kwargs"})
+    out = dict(defaults)
+    if fields["budgets"] is not None:
+        out["budgets"] = check_budgets(f"{opath}.budgets", fields["budgets"])
+    for name in ("instance_seeds", "learner_seeds"):
+        if fields[name] is not None:
+            out[name] = check_seeds(f"{opath}.{name}", fields[name])
+    return opath, kwargs, out
+
+
 def plan(config: Any) -> Plan:
     """Validate `config` and expand it into cells (and skipped combinations)."""
     cfg = plain(config)
@@ -220,94 +261,36 @@ def plan(config: Any) -> Plan:
         fail("config.instances", "empty grid: no instance blocks")
     if not entries:
         fail("config.learners", "empty grid: no learners")
-    budgets = check_budgets("config.budgets", cfg.get("budgets"))
+    defaults = {
+        "budgets": check_budgets("config.budgets", cfg.get("budgets")),
+        "instance_seeds": check_seeds("config.instance_seeds", cfg.get("instance_seeds")),
+        "learner_seeds": check_seeds("config.learner_seeds", cfg.get("learner_seeds")),
+    }
     test_size = check_positive_int("config.test_size", cfg.get("test_size"))
-    inst_seeds = check_seeds("config.instance_seeds", cfg.get("instance_seeds"))
-    learn_seeds = check_seeds("config.learner_seeds", cfg.get("learner_seeds"))
-
-    # instances: every point of every block, validated
-    rows = []  # (block, variant, instance, test_size)
-    for bname in sorted(blocks):
-        path = f"config.instances.{bname}"
-        block = check_mapping(path, blocks[bname], BLOCK_KEYS)
-        family = block.get("family")
-        if family not in instances.families():
-            fail(
-                f"{path}.family",
-                f"unknown family {family!r}; known: {', '.join(instances.families())}",
-            )
-        size = check_positive_int(f"{path}.test_size", block.get("test_size", test_size))
-        for kwargs in _sweep_points(path, block):
-            inst = _make_instance(path, family, kwargs)
-            rows.append((bname, "main", inst, size))
-            for variant, vkwargs in _variants(path, block, kwargs, inst):
-                rows.append(
-                    (bname, variant, _make_instance(f"{path} ({variant})", family, vkwargs), size)
-                )
-
-    # learner entries
-    resolved = []
-    for ename in sorted(entries):
-        path = f"config.learners.{ename}"
-        entry = check_mapping(path, entries[ename], ENTRY_KEYS)
-        name = entry.get("name", ename)
-        if name not in learners.names():
-            fail(f"{path}.name", f"unknown learner {name!r}; known: {', '.join(learners.names())}")
-        only = entry.get("blocks")
-        if only is not None:
-            if not isinstance(only, list) or not only:
-                fail(f"{path}.blocks", f"must be a non-empty list of block names, got {only!r}")
-            for b in only:
-                if b not in blocks:
-                    fail(
-                        f"{path}.blocks",
-                        f"unknown block {b!r}; blocks: {', '.join(sorted(blocks))}",
-                    )
-        variants = entry.get("variants") or list(VARIANTS)
-        for v in variants:
-            if v not in VARIANTS:
-                fail(f"{path}.variants", f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
-        overrides = check_mapping(f"{path}.overrides", entry.get("overrides"))
-        for key, value in overrides.items():
-            if key not in blocks and key not in instances.families():
-                fail(f"{path}.overrides", f"{key!r} is neither a block nor a family")
-            check_mapping(f"{path}.overrides.{key}", value, OVERRIDE_KEYS)
-        resolved.append((ename, path, name, entry, only, variants, overrides))
+    points, resolved = _points(blocks, test_size), learner_entries(entries, blocks)
 
     check = LearnerCheck()
     cells: dict[str, Cell] = {}
     skipped = []
-    for bname, variant, inst, size in rows:
-        for ename, path, name, entry, only, variants, overrides in resolved:
-            if (only is not None and bname not in only) or variant not in variants:
+    for point in points:
+        inst = point.inst
+        for entry in resolved:
+            if not entry.applies(point):
                 continue
-            kwargs = check_mapping(f"{path}.kwargs", entry.get("kwargs"))
-            fields = {k: entry.get(k) for k in ("budgets", "instance_seeds", "learner_seeds")}
-            opath = path
-            for key in (inst.family, bname):  # the block's override wins
-                if key in overrides:
-                    over = overrides[key]
-                    opath = f"{path}.overrides.{key}"
-                    kwargs.update(check_mapping(f"{opath}.kwargs", over.get("kwargs")))
-                    fields.update({k: v for k, v in over.items() if k != "kwargs"})
-            cell_budgets = budgets
-            if fields["budgets"] is not None:
-                cell_budgets = check_budgets(f"{opath}.budgets", fields["budgets"])
-            i_seeds, l_seeds = inst_seeds, learn_seeds
-            if fields["instance_seeds"] is not None:
-                i_seeds = check_seeds(f"{opath}.instance_seeds", fields["instance_seeds"])
-            if fields["learner_seeds"] is not None:
-                l_seeds = check_seeds(f"{opath}.learner_seeds", fields["learner_seeds"])
-            reason = check(opath, name, kwargs, inst)
+            opath, kwargs, settings = _settings(entry, point, defaults)
+            reason = check(opath, entry.learner, kwargs, inst)
             if reason is not None:
                 skipped.append(
-                    Skip(bname, variant, inst.family, dict(inst.config), ename, name, reason)
-                )
+                    Skip(point.block, point.variant, inst.family, dict(inst.config), entry.name,
+                         entry.learner, reason)
+                )  # fmt: skip
                 continue
-            for budget in cell_budgets:
+            seeds = (settings["instance_seeds"], settings["learner_seeds"])
+            for budget in settings["budgets"]:
                 cell = _cell(
-                    bname, variant, inst, ename, name, kwargs, budget, size, i_seeds, l_seeds
-                )
+                    point.block, point.variant, inst, entry.name, entry.learner, kwargs, budget,
+                    point.test_size, *seeds,
+                )  # fmt: skip
                 cells.setdefault(cell.cell_id.rsplit("-", 1)[1], cell)
     if not cells:
         fail("config", "empty grid: no (instance, learner, budget) cell applies")

@@ -8,6 +8,7 @@ control where it does not apply: no public PRG encoding, or over its own limit).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,19 @@ from hardnet.core.base import Instance, Learner, Params
 from hardnet.core.textio import canonical, slug
 
 __all__ = ["canonical", "slug"]  # re-exported for grid.py
+
+VARIANTS = ("main", "null", "dictator")
+ENTRY_KEYS = {
+    "name",
+    "kwargs",
+    "blocks",
+    "variants",
+    "budgets",
+    "instance_seeds",
+    "learner_seeds",
+    "overrides",
+}
+OVERRIDE_KEYS = {"kwargs", "budgets", "instance_seeds", "learner_seeds"}
 
 
 def fail(path: str, message: Any) -> None:
@@ -133,3 +147,51 @@ class LearnerCheck:
         except ValueError as e:
             fail(where, e)
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnerEntry:
+    """One validated learner entry of the config (`config.learners.<name>`)."""
+
+    name: str
+    path: str
+    learner: str
+    spec: dict[str, Any]
+    blocks: list[str] | None
+    variants: list[str]
+    overrides: dict[str, Any]
+
+    def applies(self, point: Any) -> bool:
+        """Whether the entry runs on a grid point (its blocks and variants)."""
+        in_block = self.blocks is None or point.block in self.blocks
+        return in_block and point.variant in self.variants
+
+
+def learner_entries(entries: dict[str, Any], blocks: dict[str, Any]) -> list[LearnerEntry]:
+    """The learner entries, validated against the registry, the blocks and the variants."""
+    out = []
+    for ename in sorted(entries):
+        path = f"config.learners.{ename}"
+        spec = check_mapping(path, entries[ename], ENTRY_KEYS)
+        name = spec.get("name", ename)
+        if name not in learners.names():
+            fail(f"{path}.name", f"unknown learner {name!r}; known: {', '.join(learners.names())}")
+        only = spec.get("blocks")
+        if only is not None:
+            if not isinstance(only, list) or not only:
+                fail(f"{path}.blocks", f"must be a non-empty list of block names, got {only!r}")
+            for b in only:
+                if b not in blocks:
+                    known = ", ".join(sorted(blocks))
+                    fail(f"{path}.blocks", f"unknown block {b!r}; blocks: {known}")
+        variants = spec.get("variants") or list(VARIANTS)
+        for v in variants:
+            if v not in VARIANTS:
+                fail(f"{path}.variants", f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
+        overrides = check_mapping(f"{path}.overrides", spec.get("overrides"))
+        for key, value in overrides.items():
+            if key not in blocks and key not in instances.families():
+                fail(f"{path}.overrides", f"{key!r} is neither a block nor a family")
+            check_mapping(f"{path}.overrides.{key}", value, OVERRIDE_KEYS)
+        out.append(LearnerEntry(ename, path, name, spec, only, variants, overrides))
+    return out
