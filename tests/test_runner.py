@@ -11,7 +11,7 @@ from hardnet.configs import smoke
 from hardnet.core.base import Learner
 from hardnet.core.source import read_rows
 from hardnet.core.textio import to_jsonable
-from hardnet.run import grid, runner
+from hardnet.run import fresh, grid, runner
 
 TIMINGS = ("compile_s", "run_s")
 
@@ -287,8 +287,8 @@ def test_fresh_pass_is_the_same_whatever_the_chunk_size(f1_cells, monkeypatch):
     pick = lambda t: jax.tree.map(lambda a: a[0], t)
 
     def stats(chunk):
-        monkeypatch.setattr(runner, "STATS_CHUNK", chunk)
-        return runner.train_stats(
+        monkeypatch.setattr(fresh, "STATS_CHUNK", chunk)
+        return fresh.train_stats(
             inst, pick(params), k_train[0], cell.budget, pick(meta), runner.Caches()
         )
 

@@ -20,8 +20,8 @@ of `chunk` = `runner.SAMPLE_CHUNK` rows and concatenated (x and y only, twice: t
 concatenation). `SAMPLER_COPIES` bounds what a sampler holds while it draws, in units of its output
 row (per-row keys, random bits, hidden pre-activations; measured: 3.8 on F6 at d=64, 21 on F3 at
 n=128 with `xor_maj(5,7)`, whose dense smoothed first layer dominates). The host passes over the
-training stream (the fresh-hyperedge check and the mean label of `runner.train_stats`) run after the
-program, `runner.STATS_CHUNK` rows at a time, and do not add to its peak. `est_flops` is I · J times
+training stream (the fresh-hyperedge check and the mean label of `fresh.train_stats`) run after the
+program, `fresh.STATS_CHUNK` rows at a time, and do not add to its peak. `est_flops` is I · J times
 the learner's flops. `base` is the resident size of a process that has imported hardnet and run a
 tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU machine, jax 0.10.2); on an accelerator the
 device holds no such base. `tests/test_estimate.py` compares the estimate with the measured peak

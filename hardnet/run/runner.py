@@ -35,13 +35,13 @@ program from the params of its instance seed; `trivial`, brute force and gf2 fro
 Metrics per row (docs/metrics.md): `mse_all`, `nmse = mse_all / Var(y_test)`; PRG families (meta
 has `hyperedge_hash`) add `mse_inf` (informative test rows), `mse_fresh` (informative test rows
 whose hyperedge never occurs among the informative training rows of that instance seed:
-`train_stats`, a streamed pass over the training rows, or skipped with its bound recorded in
+`fresh.train_stats`, a streamed pass over the training rows, or skipped with its bound recorded in
 `fresh_check` / `fresh_bound`), `frac_test_seen` (the complementary fraction), `adv = 1 −
 mse_fresh(h) / mse_fresh(trivial)` with `trivial` fitted once per cell with `k_trivial`, `adv_mean`
-the same against the mean label of the first `MEAN_ROWS` training rows, and `acc01` of `1[h > 1/2]`
-against `meta["planted_bit"]` on the same rows; `easy_depth2` adds `cosine_min` and `cosine_mean`
-of `metrics.best_cosines(first_layer_rows, params["W"])` for `tensor` (rows `W.T`) and `sgd` (its
-first layer). `failed` / `fail_reason`: non-finite predictions, `info["diverged"]`,
+the same against the mean label of the first `fresh.MEAN_ROWS` training rows, and `acc01` of `1[h >
+1/2]` against `meta["planted_bit"]` on the same rows; `easy_depth2` adds `cosine_min` and
+`cosine_mean` of `metrics.best_cosines(first_layer_rows, params["W"])` for `tensor` (rows `W.T`)
+and `sgd` (its first layer). `failed` / `fail_reason`: non-finite predictions, `info["diverged"]`,
 `info["failed"]` (tensor: only its non-finite bit), or an exception while compiling or running
 (recorded, never raised). `flags`: the learner's own diagnosis when its predictions are finite and
 scored anyway (tensor's other failure bits, decoded: "no eigengap", ... — the design's "finds no
@@ -57,9 +57,7 @@ program, shared by all its rows, `num_runs`, `samples` (= budget). Each row carr
 
 from __future__ import annotations
 
-import collections
 import functools
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -70,17 +68,17 @@ import numpy as np
 
 from hardnet import learners
 from hardnet.analysis import metrics
-from hardnet.core import streaming
 from hardnet.core.base import Array, Instance, Learner, Params
 from hardnet.core.rows import Row, error_reason, failed_rows, identity
 from hardnet.core.source import read_rows
+from hardnet.run import fresh
+from hardnet.run.caches import Caches
 from hardnet.run.grid import Cell
 
+__all__ = ["Caches", "keys_for", "learner_key", "run_cell"]
+
 MONITOR_ROWS = 1024
-MEAN_ROWS = 8192  # training rows whose mean label is the constant of adv_mean
-STATS_CHUNK = 8192  # rows per chunk of the fresh-hyperedge pass over the training stream
 SAMPLE_CHUNK = 8192  # rows per sampler call when a program draws a training set
-FRESH_BOUND = 1e-6  # below this expected count of seen test hyperedges, the pass is skipped
 
 
 def keys_for(seed_base: int, instance_seed: int) -> dict[str, Array]:
@@ -92,30 +90,6 @@ def keys_for(seed_base: int, instance_seed: int) -> dict[str, Array]:
 def learner_key(seed_base: int, instance_seed: int, learner_seed: int) -> Array:
     k_i = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed_base), 0), instance_seed)
     return jax.random.fold_in(jax.random.fold_in(k_i, 3), learner_seed)
-
-
-class Caches:
-    """What a runner keeps between cells, bounded (least recently used entries go first):
-    jitted samplers per instance, the trivial baseline per (instance, seeds, test set), and the
-    training-stream statistics per (instance, seed, budget). Owned by whoever runs cells (the
-    worker process keeps one for its life); `run_cell` without one uses a fresh one."""
-
-    def __init__(self, max_entries: int = 32):
-        self.max_entries = max_entries
-        self._entries: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
-
-    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
-        if key in self._entries:
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        value = make()
-        self._entries[key] = value
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def _data(
@@ -297,52 +271,6 @@ def _trivial_predictions(
     return caches.get(key, compute)
 
 
-def _falling_factorial(n: int, k: int) -> float:
-    return float(math.prod(range(n - k + 1, n + 1)))
-
-
-def train_stats(
-    inst: Instance, params: Params, k_train: Array, budget: int, test_meta: dict, caches: Caches
-) -> dict[str, Any]:
-    """Per instance seed of a PRG family: the mean label of the first `min(budget, MEAN_ROWS)`
-    training rows (the constant of `adv_mean`), and which informative test rows are fresh.
-
-    `fresh_check` "exact": the informative training rows' hyperedge hashes are streamed in chunks
-    of `STATS_CHUNK` rows and looked up in the test hashes (host-side set membership; memory
-    O(chunk + test)). "bound": when the expected number of informative test rows whose hyperedge
-    occurs among the training rows, `fresh_bound = (informative test rows) · budget / (n)_k`, is
-    below `FRESH_BOUND`, the pass is skipped and every informative test row counts as fresh."""
-    inf_test = np.asarray(test_meta["informative"])
-    h_test = np.asarray(test_meta["hyperedge_hash"])
-    k = int(np.asarray(test_meta["hyperedge"]).shape[-1])
-    bound = int(inf_test.sum()) * budget / _falling_factorial(int(inst.encoding.n), k)
-    key_data = tuple(np.asarray(jax.random.key_data(k_train)).ravel().tolist())
-    cache_key = ("train_stats", inst.id, key_data, budget, h_test.tobytes())
-
-    head = min(budget, MEAN_ROWS)
-
-    def y_mean(labels: list[np.ndarray]) -> float:
-        return float(np.mean(np.concatenate(labels).astype(np.float64)[:head]))
-
-    def compute() -> dict[str, Any]:
-        if bound < FRESH_BOUND:
-            _, y, _ = next(streaming.stream(inst, params, k_train, head, head))
-            return {"y_mean": y_mean([np.asarray(y)]), "fresh": inf_test,
-                    "fresh_check": "bound", "fresh_bound": bound}  # fmt: skip
-        seen, labels, drawn = np.zeros(inf_test.shape, bool), [], 0
-        test64 = metrics.hash64(h_test)
-        for _, y, meta in streaming.stream(inst, params, k_train, budget, STATS_CHUNK):
-            if drawn < head:  # the mean label's rows come from this same pass
-                labels.append(np.asarray(y))
-                drawn += len(labels[-1])
-            inf = np.asarray(meta["informative"])
-            seen |= np.isin(test64, metrics.hash64(np.asarray(meta["hyperedge_hash"])[inf]))
-        return {"y_mean": y_mean(labels), "fresh": inf_test & ~seen,
-                "fresh_check": "exact", "fresh_bound": None}  # fmt: skip
-
-    return caches.get(cache_key, compute)
-
-
 def _fail_reasons(
     describe: Callable[[int], tuple[list[str], list[str]]] | None,
     out: dict[str, np.ndarray],
@@ -365,29 +293,6 @@ def _fail_reasons(
         else:
             reasons.append("failed (info['failed'])")
     return reasons, flags
-
-
-def _fresh_test(
-    inst: Instance, cell: Cell, params, k_train, test: tuple, trivial_hat, caches: Caches, a: int
-) -> tuple[metrics.FreshTest, dict[str, Any]]:
-    """What instance seed `a`'s PRG scores are measured against (`metrics.FreshTest`), and the
-    fields of its rows that describe the fresh-hyperedge pass."""
-    pick = lambda t: t[a]
-    _, _, meta = test
-    stats = train_stats(
-        inst, jax.tree.map(pick, params), k_train[a], cell.budget, jax.tree.map(pick, meta), caches
-    )
-    fresh, inf_test = stats["fresh"], np.asarray(meta["informative"][a])
-    fresh_test = metrics.FreshTest(
-        bits=np.asarray(meta["planted_bit"][a]), informative=inf_test, fresh=fresh,
-        trivial_hat=trivial_hat[a], mean_label=stats["y_mean"],
-    )  # fmt: skip
-    fields = {
-        "frac_test_seen": float(1.0 - fresh.sum() / max(int(inf_test.sum()), 1)),
-        "fresh_check": stats["fresh_check"],
-        "fresh_bound": stats["fresh_bound"],
-    }
-    return fresh_test, fields
 
 
 def _learner_fields(out: dict[str, Any], p: int, describe: Callable | None) -> dict[str, Any]:
@@ -430,8 +335,8 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
     for a, i in enumerate(cell.instance_seeds):
         fresh_test, fresh_fields = None, {}
         if prg:
-            fresh_test, fresh_fields = _fresh_test(
-                inst, cell, params, k_train, test, trivial_hat, caches, a
+            fresh_test, fresh_fields = fresh.fresh_test(
+                inst, cell.budget, params, k_train, test, trivial_hat, caches, a
             )
         for b, j in enumerate(cell.learner_seeds):
             p = a * n_j + b

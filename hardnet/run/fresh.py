@@ -1,0 +1,90 @@
+"""The fresh-hyperedge pass of a PRG cell (docs/metrics.md, "Fresh hyperedges"): which
+informative test rows have a hyperedge that never occurs among the informative training rows of
+their instance seed, and the mean label of the first training rows (the constant of `adv_mean`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+from hardnet.analysis import metrics
+from hardnet.core import streaming
+from hardnet.core.base import Array, Instance, Params
+from hardnet.run.caches import Caches
+
+MEAN_ROWS = 8192  # training rows whose mean label is the constant of adv_mean
+STATS_CHUNK = 8192  # rows per chunk of the fresh-hyperedge pass over the training stream
+FRESH_BOUND = 1e-6  # below this expected count of seen test hyperedges, the pass is skipped
+
+
+def _falling_factorial(n: int, k: int) -> float:
+    return float(math.prod(range(n - k + 1, n + 1)))
+
+
+def train_stats(
+    inst: Instance, params: Params, k_train: Array, budget: int, test_meta: dict, caches: Caches
+) -> dict[str, Any]:
+    """Per instance seed of a PRG family: the mean label of the first `min(budget, MEAN_ROWS)`
+    training rows (the constant of `adv_mean`), and which informative test rows are fresh.
+
+    `fresh_check` "exact": the informative training rows' hyperedge hashes are streamed in chunks
+    of `STATS_CHUNK` rows and looked up in the test hashes (host-side set membership; memory
+    O(chunk + test)). "bound": when the expected number of informative test rows whose hyperedge
+    occurs among the training rows, `fresh_bound = (informative test rows) · budget / (n)_k`, is
+    below `FRESH_BOUND`, the pass is skipped and every informative test row counts as fresh."""
+    inf_test = np.asarray(test_meta["informative"])
+    h_test = np.asarray(test_meta["hyperedge_hash"])
+    k = int(np.asarray(test_meta["hyperedge"]).shape[-1])
+    bound = int(inf_test.sum()) * budget / _falling_factorial(int(inst.encoding.n), k)
+    key_data = tuple(np.asarray(jax.random.key_data(k_train)).ravel().tolist())
+    cache_key = ("train_stats", inst.id, key_data, budget, h_test.tobytes())
+
+    head = min(budget, MEAN_ROWS)
+
+    def y_mean(labels: list[np.ndarray]) -> float:
+        return float(np.mean(np.concatenate(labels).astype(np.float64)[:head]))
+
+    def compute() -> dict[str, Any]:
+        if bound < FRESH_BOUND:
+            _, y, _ = next(streaming.stream(inst, params, k_train, head, head))
+            return {"y_mean": y_mean([np.asarray(y)]), "fresh": inf_test,
+                    "fresh_check": "bound", "fresh_bound": bound}  # fmt: skip
+        seen, labels, drawn = np.zeros(inf_test.shape, bool), [], 0
+        test64 = metrics.hash64(h_test)
+        for _, y, meta in streaming.stream(inst, params, k_train, budget, STATS_CHUNK):
+            if drawn < head:  # the mean label's rows come from this same pass
+                labels.append(np.asarray(y))
+                drawn += len(labels[-1])
+            inf = np.asarray(meta["informative"])
+            seen |= np.isin(test64, metrics.hash64(np.asarray(meta["hyperedge_hash"])[inf]))
+        return {"y_mean": y_mean(labels), "fresh": inf_test & ~seen,
+                "fresh_check": "exact", "fresh_bound": None}  # fmt: skip
+
+    return caches.get(cache_key, compute)
+
+
+def fresh_test(
+    inst: Instance, budget: int, params, k_train, test: tuple, trivial_hat, caches: Caches, a: int
+) -> tuple[metrics.FreshTest, dict[str, Any]]:
+    """What instance seed `a`'s PRG scores are measured against (`metrics.FreshTest`), and the
+    fields of its rows that describe the fresh-hyperedge pass."""
+    pick = lambda t: t[a]
+    _, _, meta = test
+    stats = train_stats(
+        inst, jax.tree.map(pick, params), k_train[a], budget, jax.tree.map(pick, meta), caches
+    )
+    fresh, inf_test = stats["fresh"], np.asarray(meta["informative"][a])
+    fresh_test = metrics.FreshTest(
+        bits=np.asarray(meta["planted_bit"][a]), informative=inf_test, fresh=fresh,
+        trivial_hat=trivial_hat[a], mean_label=stats["y_mean"],
+    )  # fmt: skip
+    fields = {
+        "frac_test_seen": float(1.0 - fresh.sum() / max(int(inf_test.sum()), 1)),
+        "fresh_check": stats["fresh_check"],
+        "fresh_bound": stats["fresh_bound"],
+    }
+    return fresh_test, fields
