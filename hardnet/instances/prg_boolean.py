@@ -23,19 +23,17 @@ import jax
 import jax.numpy as jnp
 
 from hardnet.core import prg
-from hardnet.core.base import Array, Encoding, Instance, row_keys
+from hardnet.core.base import Array, Encoding, Instance
 from hardnet.instances import common
 
 FAMILY = "prg_boolean"
 
 
 def make(n: int = 32, k: int | None = None, predicate: str = "tsa", null: bool = False) -> Instance:
+    """Validate every keyword (ValueError naming it), then build the instance; see module doc."""
     n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
     k = pred.k
     ones = jnp.asarray(pred.ones())  # (units, k): the patterns b with P(b) = 1
-
-    def init(key: Array) -> dict[str, Array]:
-        return common.draw_seed_and_keys(key, n)
 
     def apply(params: dict[str, Array], x: Array) -> Array:
         z = x.reshape(x.shape[:-1] + (k, n))
@@ -53,24 +51,18 @@ def make(n: int = 32, k: int | None = None, predicate: str = "tsa", null: bool =
         size = jnp.sum(1 - b, axis=-1) * jnp.sum(s) + jnp.sum(b, axis=-1) * (n - jnp.sum(s))
         return jnp.sum(jax.nn.relu(inner - (size - 1)), axis=-1)
 
-    def sample(params, key, num, start=0):
-        common.check_sample_size(FAMILY, num, k * n)
-        keys = row_keys(key, num, start)
+    def draw(keys: Array) -> tuple[Array, Array, Array]:
+        """A uniform hyperedge per row and its code; every row is informative."""
         hyperedges = jax.vmap(lambda kk: prg.sample_hyperedge(kk, n, k))(keys)
         x = jax.vmap(lambda h: prg.negated_one_hot(h, n))(hyperedges)
-        y = apply(params, x)
-        meta = common.prg_meta(params, pred, hyperedges, jnp.ones((num,), bool), null)
-        return x, y, meta
+        return x, hyperedges, jnp.ones(keys.shape[:1], bool)
 
-    return Instance(
-        family=FAMILY,
-        config={"n": n, "k": k, "predicate": pred.name, "null": null},
+    return common.prg_instance(
+        FAMILY,
+        {"n": n, "k": k, "predicate": pred.name, "null": null},
+        Encoding("negated_one_hot", lambda x: prg.decode_negated_one_hot(x, k, n), pred, n),
         input_dim=k * n,
-        init=init,
-        sample=sample,
         apply=apply,
+        draw=draw,
         informative_fraction=1.0,
-        encoding=Encoding(
-            "negated_one_hot", lambda x: prg.decode_negated_one_hot(x, k, n), pred, n
-        ),
     )

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet.core import prg, validation
-from hardnet.core.base import Array, Encoding, Instance, row_keys
+from hardnet.core.base import Array, Encoding, Instance
 from hardnet.instances import common, smoothing
 
 FAMILY = "prg_depth2_smoothed"
@@ -43,14 +43,16 @@ def make(
     k: int | None = None,
     predicate: str = "xor_maj(5,7)",
     d: int | None = None,
-    omega: float = 1e-3,
-    tau: float = 1e-4,
+    omega: float = 1e-3,  # std of the input smoothing g
+    tau: float = 1e-4,  # std of the parameter noise
     null: bool = False,
     allow_unsafe: bool = False,
 ) -> Instance:
-    n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
+    """Validate every keyword (ValueError naming it), then build the instance; see module doc."""
+    # Long: output_bias, apply, draw and materialized are closures over the validated
+    # hyperparameters (static under jit), so they are defined here, after the checks.
+    n, pred, null, length, d = common.check_bbin_args(FAMILY, n, k, predicate, null, d)
     k = pred.k
-    length, d = common.check_bbin_args(FAMILY, n, k, d)
     omega = validation.check_float("omega", omega, low=0.0)
     tau = validation.check_float("tau", tau, low=0.0)
     allow_unsafe = validation.check_bool("allow_unsafe", allow_unsafe)
@@ -66,10 +68,8 @@ def make(
     why = f"tau·√(d(1+omega²)+1) with d={d}, omega={omega:g}"
     unsafe_tau = smoothing.check_noise_margin(FAMILY, tau, std, why, allow_unsafe, "allow_unsafe")
 
-    def init(key: Array) -> dict[str, Array]:
-        params = common.draw_seed_and_keys(key, n)
-        params["b_out"] = tau * jax.random.normal(common.wrap(params["rest_key"]), ())
-        return params
+    def output_bias(params: dict[str, Array]) -> dict[str, Array]:
+        return {"b_out": tau * jax.random.normal(common.wrap(params["rest_key"]), ())}
 
     def apply(params: dict[str, Array], x: Array) -> Array:
         batch_shape = x.shape[:-1]
@@ -91,12 +91,10 @@ def make(
         base = jax.random.rademacher(k_base, (d,), jnp.float32)
         return base + omega * jax.random.normal(k_smooth, (d,))
 
-    def sample(params, key, num, start=0):
-        common.check_sample_size(FAMILY, num, d)
-        x = jax.vmap(draw_row)(row_keys(key, num, start))
-        hyperedge, valid = prg.decode_bbin(x, k, n)
-        meta = common.prg_meta(params, pred, hyperedge, valid, null)
-        return x, apply(params, x), meta
+    def draw(keys: Array) -> tuple[Array, Array, Array]:
+        """`z = β + ω g` per row; informative iff the decoded tuple is a hyperedge."""
+        x = jax.vmap(draw_row)(keys)
+        return x, *prg.decode_bbin(x, k, n)
 
     def materialized(params, x):
         smoothing.check_materializable(FAMILY, n, k, d)
@@ -123,16 +121,16 @@ def make(
         "null": null,
         "allow_unsafe": allow_unsafe,
     }
-    return Instance(
-        family=FAMILY,
-        config=config,
+    return common.prg_instance(
+        FAMILY,
+        config,
+        Encoding("bbin_pm1", lambda x: prg.decode_bbin(x, k, n), pred, n),
         input_dim=d,
-        init=init,
-        sample=sample,
         apply=apply,
+        draw=draw,
         # sign(β_q + ω g_q) is a fair coin, so the decoded tuple is uniform over [n]^k.
         informative_fraction=math.perm(n, k) / n**k,
-        encoding=Encoding("bbin_pm1", lambda x: prg.decode_bbin(x, k, n), pred, n),
+        extra_params=output_bias,
         notes=notes,
         materialized=materialized,
     )

@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet.core import prg, validation
-from hardnet.core.base import Array, Encoding, Instance, row_keys
+from hardnet.core.base import Array, Encoding, Instance
 from hardnet.instances import common
 
 FAMILY = "prg_gauss3_dv21"
@@ -160,12 +160,15 @@ def make(
     k: int | None = None,
     predicate: str = "tsa",
     d: int | None = None,
-    delta: float | None = None,
-    tau: float = 0.0,
+    delta: float | None = None,  # width of the ramps; None: 1/n²
+    tau: float = 0.0,  # std of the parameter noise (0: exact, lazily evaluated)
     null: bool = False,
     allow_unsafe_tau: bool = False,
 ) -> Instance:
     """Validate every keyword (ValueError naming it), then build the instance; see module doc."""
+    # Long: weights, noisy_net, apply, draw, decode_clean, materialized and describe are
+    # closures over the validated hyperparameters (static under jit), so they are defined here,
+    # after the checks.
     n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
     k, kn = pred.k, pred.k * n
     d = kn if d is None else validation.check_int("d", d, low=1)
@@ -218,18 +221,18 @@ def make(
             "b3": np.zeros(()),
         }
 
-    def init(key: Array) -> dict[str, Array]:
-        params = common.draw_seed_and_keys(key, n)
-        if tau > 0:
-            clean = weights(params, jnp)  # one N(0, 1) draw, cut into the layers' shapes
-            sizes = [math.prod(np.shape(w)) for w in clean.values()]
-            noise = jax.random.normal(common.wrap(params["noise_key"]), (sum(sizes),))
-            parts = jnp.split(noise, np.cumsum(sizes)[:-1])
-            params["net"] = {
+    def noisy_net(params: dict[str, Array]) -> dict[str, Array]:
+        """`{"net": the materialized network + τ N(0, 1)}` (τ > 0 only)."""
+        clean = weights(params, jnp)  # one N(0, 1) draw, cut into the layers' shapes
+        sizes = [math.prod(np.shape(w)) for w in clean.values()]
+        noise = jax.random.normal(common.wrap(params["noise_key"]), (sum(sizes),))
+        parts = jnp.split(noise, np.cumsum(sizes)[:-1])
+        return {
+            "net": {
                 name: jnp.asarray(w, jnp.float32) + tau * part.reshape(np.shape(w))
                 for (name, w), part in zip(clean.items(), parts, strict=True)
             }
-        return params
+        }
 
     def apply(params: dict[str, Array], x: Array) -> Array:
         if tau > 0:
@@ -251,14 +254,9 @@ def make(
         n3 = jax.nn.relu(jnp.sum(m, axis=(-1, -2)))
         return jax.nn.relu(n1 - big * invalid_detector(f) - big * n3)
 
-    def sample(
-        params: dict[str, Array], key: Array, num: int, start: int | Array = 0
-    ) -> tuple[Array, Array, dict[str, Array]]:
-        common.check_sample_size(FAMILY, num, d + (units2 if tau > 0 else 0))
-        x = jax.vmap(lambda kk: jax.random.normal(kk, (d,)))(row_keys(key, num, start))
-        hyperedge, informative = decode_clean(x)
-        meta = common.prg_meta(params, pred, hyperedge, informative, null)
-        return x, apply(params, x), meta
+    def draw(keys: Array) -> tuple[Array, Array, Array]:
+        x = common.gaussian_rows(keys, d)
+        return x, *decode_clean(x)
 
     def decode_clean(x: Array) -> tuple[Array, Array]:
         """The public decode, and whether the row is informative: a valid code with no
@@ -291,22 +289,23 @@ def make(
     fraction = prg.ordered_distinct_probability(np.full(n, p0 * p1 ** (n - 1)), k)
     config = {"n": n, "k": k, "predicate": pred.name, "d": d, "delta": delta, "tau": tau,
               "null": null, "allow_unsafe_tau": allow_unsafe_tau}  # fmt: skip
-    return Instance(
-        family=FAMILY,
-        config=config,
-        input_dim=d,
-        init=init,
-        sample=sample,
-        apply=apply,
-        informative_fraction=fraction,
-        describe=describe,
-        encoding=Encoding(
+    return common.prg_instance(
+        FAMILY,
+        config,
+        Encoding(
             "bernoulli_gaussian",
             lambda x: prg.decode_bernoulli_gaussian(x, k, n),
             pred,
             n,
             lambda x: decode_clean(x)[1],
         ),
+        input_dim=d,
+        apply=apply,
+        draw=draw,
+        informative_fraction=fraction,
+        extra_params=noisy_net if tau > 0 else None,
+        row_elements=d + (units2 if tau > 0 else 0),
+        describe=describe,
         notes=notes,
         materialized=materialized,
     )

@@ -38,7 +38,7 @@ import numpy as np
 from jax.scipy.stats import norm
 
 from hardnet.core import prg, validation
-from hardnet.core.base import Array, Encoding, Instance, row_keys
+from hardnet.core.base import Array, Encoding, Instance
 from hardnet.instances import common, smoothing
 
 FAMILY = "prg_gauss3_smoothed"
@@ -56,15 +56,18 @@ def make(
     k: int | None = None,
     predicate: str = "xor_maj(5,7)",
     d: int | None = None,
-    delta: float = 1e-2,
-    tau: float = 1e-5,
-    alpha: float | None = None,
+    delta: float = 1e-2,  # width of the step and tent ramps
+    tau: float = 1e-5,  # std of the parameter noise
+    alpha: float | None = None,  # layer-1 slope; None: 1/√δ
     null: bool = False,
     allow_unsafe_tau: bool = False,
 ) -> Instance:
-    n, pred, null = common.check_prg_args(FAMILY, n, k, predicate, null)
+    """Validate every keyword (ValueError naming it), then build the instance; see module doc."""
+    # Long: the noise draw, apply, informative, draw, the float64 reference (layer1_matrix,
+    # layer2_matrix, materialized) and describe are closures over the validated hyperparameters
+    # (static under jit), so they are defined here, after the checks.
+    n, pred, null, length, d = common.check_bbin_args(FAMILY, n, k, predicate, null, d)
     k = pred.k
-    length, d = common.check_bbin_args(FAMILY, n, k, d)
     delta = validation.check_float("delta", delta, low=0.0, low_open=True, high=0.5)
     tau = validation.check_float("tau", tau, low=0.0)
     alpha = 1 / math.sqrt(delta) if alpha is None else alpha
@@ -83,13 +86,13 @@ def make(
     planar = 4 * np.arange(length)[None, :] + np.arange(4)[:, None]
     extra = np.array([4 * length, 4 * length + 1])
 
-    def init(key: Array) -> dict[str, Array]:
-        params = common.draw_seed_and_keys(key, n)
+    def layer1_and_output_noise(params: dict[str, Array]) -> dict[str, Array]:
         k_w, k_b, k_out = jax.random.split(common.wrap(params["rest_key"]), 3)
-        params["w1_noise"] = tau * jax.random.normal(k_w, (4 * length, d))
-        params["b1_noise"] = tau * jax.random.normal(k_b, (4 * length,))
-        params["b_out"] = tau * jax.random.normal(k_out, ())
-        return params
+        return {
+            "w1_noise": tau * jax.random.normal(k_w, (4 * length, d)),
+            "b1_noise": tau * jax.random.normal(k_b, (4 * length,)),
+            "b_out": tau * jax.random.normal(k_out, ()),
+        }
 
     def apply(params: dict[str, Array], x: Array) -> Array:
         """The lazy evaluator in planar layout: every layer-1 quantity is `[num, L]` per offset t
@@ -129,12 +132,9 @@ def make(
         valid = prg.decode_bbin(x, k, n)[1]
         return valid & jnp.all((z <= -delta) | (z >= 2 * delta), axis=-1)
 
-    def sample(params, key, num, start=0):
-        common.check_sample_size(FAMILY, num, d)
-        x = jax.vmap(lambda kk: jax.random.normal(kk, (d,)))(row_keys(key, num, start))
-        hyperedge, _ = prg.decode_bbin(x, k, n)
-        meta = common.prg_meta(params, pred, hyperedge, informative(x), null)
-        return x, apply(params, x), meta
+    def draw(keys: Array) -> tuple[Array, Array, Array]:
+        x = common.gaussian_rows(keys, d)
+        return x, prg.decode_bbin(x, k, n)[0], informative(x)
 
     def layer1_matrix(params) -> tuple[np.ndarray, np.ndarray]:
         """The noisy layer-1 weights `[4L, d]` and biases `[4L]`, float64."""
@@ -192,16 +192,16 @@ def make(
         "null": null,
         "allow_unsafe_tau": allow_unsafe_tau,
     }
-    return Instance(
-        family=FAMILY,
-        config=config,
+    return common.prg_instance(
+        FAMILY,
+        config,
+        Encoding("bbin", lambda x: prg.decode_bbin(x, k, n), pred, n, informative),
         input_dim=d,
-        init=init,
-        sample=sample,
         apply=apply,
+        draw=draw,
         informative_fraction=prg.ordered_distinct_probability(chunk_prob, k),
+        extra_params=layer1_and_output_noise,
         describe=describe,
-        encoding=Encoding("bbin", lambda x: prg.decode_bbin(x, k, n), pred, n, informative),
         notes=notes,
         materialized=materialized,
     )
