@@ -86,6 +86,8 @@ def make(
       seed_chunk: seeds scored at once (a power of two); memory `seed_chunk × rows × k` int32.
       max_rows: at most this many leading training rows are used (also `fit`'s `budget`).
     """
+    # Long: by design (docs/learners.md, The learner contract): a factory whose fit, fit_online
+    # and estimate are closures over the validated hyperparameters and the helpers below.
     public = check_public(NAME, public)
     max_n = validation.check_int("max_n", max_n, low=1, high=30)
     seed_chunk = validation.check_int("seed_chunk", seed_chunk, low=1)

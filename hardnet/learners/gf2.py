@@ -113,6 +113,8 @@ def make(
         chunk costs `(M + 1) × (M + 1 + chunk) × W` word operations, so a chunk of about M rows
         keeps the work per row within twice that of one elimination of all rows.
     """
+    # Long: by design (docs/learners.md, The learner contract): a factory whose fit, fit_online
+    # and estimate are closures over the validated hyperparameters and the helpers below.
     public = check_public(NAME, public)
     max_variables = validation.check_int("max_variables", max_variables, low=1, high=2**31 - 2)
     max_bytes = validation.max_bytes() if max_bytes is None else max_bytes
@@ -388,10 +390,5 @@ def make(
         "encoding": public.encoding.name,
     }
     return Learner(
-        name=NAME,
-        config=config,
-        fit=fit,
-        fit_online=fit_online,
-        vmappable=True,
-        estimate=estimate,
+        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
     )

@@ -113,6 +113,8 @@ def make(
     bandwidth_subsample: int = 512,
 ) -> Learner:
     """Kernel ridge regression at validated hyperparameters (see the module docstring)."""
+    # Long: by design (docs/learners.md, The learner contract): a factory whose fit, fit_online
+    # and estimate are closures over the validated hyperparameters and the helpers below.
     kernel = validation.check_choice("kernel", kernel, kernels.KERNELS)
     depth = validation.check_int("depth", depth, low=1, high=1000)
     sigma_w = validation.check_float("sigma_w", sigma_w, low=0.0, low_open=True)

@@ -158,6 +158,8 @@ def make(
       chunk: rows per chunk of the feature matrix; None picks about 4M entries per chunk.
       d: the input dimension, optional: if given, the feature count is checked now.
     """
+    # Long: by design (docs/learners.md, The learner contract): a factory whose fit, fit_online
+    # and estimate are closures over the validated hyperparameters and the helpers below.
     degree = validation.check_int("degree", degree, low=0)
     basis = validation.check_choice("basis", basis, BASES)
     if isinstance(ridges, (str, bytes)) or not isinstance(ridges, Sequence) or not ridges:
@@ -264,11 +266,7 @@ def make(
         return Predictor(state={"w": w}, info=info, apply=apply)
 
     def fit(
-        key: Array,
-        x: Array,
-        y: Array,
-        budget: int | None = None,
-        monitor: Monitor | None = None,
+        key: Array, x: Array, y: Array, budget: int | None = None, monitor: Monitor | None = None
     ) -> Predictor:
         """The rows in a random order (from `key`), then the streamed fit on them."""
         x, y = as_float(x), jnp.asarray(y)

@@ -23,6 +23,7 @@ so to vmap over batched params build the learner inside the vmapped function:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,6 @@ import numpy as np
 from hardnet.core import validation
 from hardnet.core.base import (
     Array,
-    FitFn,
     Instance,
     Learner,
     Monitor,
@@ -88,21 +88,8 @@ def make_oracle(instance: Instance | None = None, params: Params = None) -> Lear
                 f"instance.init"
             )
 
-    def fit(
-        key: Array,
-        x: Array,
-        y: Array,
-        budget: int | None = None,
-        monitor: Monitor | None = None,
-    ) -> Predictor:
-        del key, y, budget  # the oracle learns nothing
-        _check_x(f"{where}.fit", instance, x)
-        return log_final(Predictor(state=params, info={}, apply=instance.apply), monitor)
-
     config = {"instance": instance.id}
-    return Learner(
-        name="oracle", config=config, fit=fit, fit_online=_reads_nothing(fit), vmappable=True
-    )
+    return _data_free(where, instance, config, lambda key: params, instance.apply)
 
 
 def make_trivial(
@@ -144,26 +131,28 @@ def make_trivial(
         zero = jnp.zeros(one.shape, one.dtype)
         return jax.lax.scan(step, zero, blocks)[0] / draws
 
-    def fit(
-        key: Array,
-        x: Array,
-        y: Array,
-        budget: int | None = None,
-        monitor: Monitor | None = None,
-    ) -> Predictor:
-        del y, budget  # seed-agnostic: the data carry the seed, so they are not used
-        _check_x(f"{where}.fit", instance, x)
-        return log_final(Predictor(state=draw(key), info={}, apply=apply), monitor)
-
     config = {"instance": instance.id, "draws": draws, "chunk": chunk}
-    return Learner(
-        name="trivial", config=config, fit=fit, fit_online=_reads_nothing(fit), vmappable=True
-    )
+    return _data_free(where, instance, config, draw, apply)
 
 
-def _reads_nothing(fit: FitFn) -> Callable[..., Predictor]:
-    """`fit_online` of a learner that ignores its data: it reads one row of the stream (for the
-    shape check), so a benchmark cell at any budget costs it nothing."""
+def _data_free(
+    name: str,
+    instance: Instance,
+    config: dict[str, Any],
+    state: Callable[[Array], Params],
+    apply: Callable[[Params, Array], Array],
+) -> Learner:
+    """The learner `name` whose predictor ignores the data: `fit` checks the shape of x and
+    returns `apply` at `state(key)` (the oracle learns nothing; for `trivial` the data carry the
+    seed, so they are not used). `fit_online` reads one row of the stream (for the shape check),
+    so a benchmark cell at any budget costs it nothing."""
+
+    def fit(
+        key: Array, x: Array, y: Array, budget: int | None = None, monitor: Monitor | None = None
+    ) -> Predictor:
+        del y, budget
+        _check_x(f"{name}.fit", instance, x)
+        return log_final(Predictor(state=state(key), info={}, apply=apply), monitor)
 
     def fit_online(
         key: Array, source: Source, budget: int, monitor: Monitor | None = None
@@ -171,4 +160,4 @@ def _reads_nothing(fit: FitFn) -> Callable[..., Predictor]:
         del budget
         return fit(key, *source(jnp.zeros((), jnp.int32), 1), monitor=monitor)
 
-    return fit_online
+    return Learner(name=name, config=config, fit=fit, fit_online=fit_online, vmappable=True)

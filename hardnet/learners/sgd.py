@@ -83,6 +83,8 @@ def make(
     hold_bytes: int = 2**28,
 ) -> Learner:
     """The `sgd` learner at validated hyperparameters (see the module docstring)."""
+    # Long: by design (docs/learners.md, The learner contract): a factory whose fit, fit_online
+    # and estimate are closures over the validated hyperparameters and the helpers below.
     config = {
         "depth": validation.check_int("depth", depth, low=1),
         "width": validation.check_int("width", width, low=1),
@@ -199,11 +201,7 @@ def make(
         return Predictor(state=params, info=info, apply=apply)
 
     def fit(
-        key: Array,
-        x: Array,
-        y: Array,
-        budget: int | None = None,
-        monitor: Monitor | None = None,
+        key: Array, x: Array, y: Array, budget: int | None = None, monitor: Monitor | None = None
     ) -> Predictor:
         """Finite regime: `budget` optimizer steps (default `steps`) on the sample (x, y)."""
         num_steps = config["steps"] if budget is None else validation.check_int("budget", budget, 1)
