@@ -1,11 +1,12 @@
 """The benchmark report: `report.md`, PNG plots and flat exports of a workdir's results.
 
 `write_report(workdir)` (run at the end of every `hardnet-bench` run, and by `hardnet-report`)
-writes `<workdir>/report.md`: the deviations from the expected picture at the top
-(`hardnet.analysis.expected`), the learners × instances table (mean and 95% interval of the headline
-metric, with learned / weak / at chance / below / FAILED marks; `hardnet.analysis.summary`),
-PRG-versus-null gaps with p-values, the frontier table, and learning curves (`plots/*.png`:
-headline metric against budget per learner, one file per instance, 95% intervals as error bars).
+writes `<workdir>/report.md`: the headline figure, the sample-complexity figures and the verdict
+first (`analysis/figures.py`, `analysis/verdict.py`), then the deviations from the expected
+picture (`analysis/expected.py`), the learners × instances table (mean and 95% interval of the
+headline metric, with learned / weak / at chance / below / FAILED marks; `analysis/summary.py`),
+PRG-versus-null and PRG-versus-dictator gaps with p-values, the frontier table, and learning
+curves (`plots/*.png`: headline metric against budget per learner, one file per instance).
 
 `hardnet-report --workdir=DIR [--format=md|csv|parquet]` (`cli/report.py`) also exports the flat
 per-run table (`export`): one line per run with the cell parameters flattened (`cell.*`), curves
@@ -17,13 +18,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from hardnet.analysis import figures, verdict
 from hardnet.analysis.expected import deviations, fmt_ci
 from hardnet.analysis.summary import (
     GAP_MIN,
@@ -36,7 +35,7 @@ from hardnet.analysis.summary import (
     read_rows,
     summarize,
 )
-from hardnet.core.textio import atomic_write_text, markdown_table, slug
+from hardnet.core.textio import atomic_write_text, markdown_table
 
 __all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summarize"]
 
@@ -44,7 +43,7 @@ MARK = {
     "learned": "**learned**",
     "weakly": "weak",
     "chance": "at chance",
-    "below": "below trivial",
+    "below": "below chance",
     "failed": "FAILED",
 }
 
@@ -92,55 +91,49 @@ def _frontier_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return markdown_table(header, body, "llrlrr")
 
 
-def plot_curves(summary: Sequence[Mapping[str, Any]], plots_dir: str | Path) -> list[Path]:
-    """One PNG per instance: headline metric (mean, 95% CI bars) against budget, per learner."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plots_dir = Path(plots_dir)
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    by_inst: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for g in summary:
-        by_inst[(g["label"], g["family"])].append(g)
-    paths = []
-    for (label, family), gs in sorted(by_inst.items()):
-        metric = gs[0]["metric"]
-        fig, ax = plt.subplots(figsize=(6, 4))
-        by_learner: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for g in gs:
-            by_learner[g["entry"]].append(g)
-        for entry, lg in sorted(by_learner.items()):
-            lg = sorted(lg, key=lambda g: g["budget"])
-            x = np.array([g["budget"] for g in lg], dtype=float)
-            ci = np.array([g[metric] for g in lg], dtype=float)
-            err = np.abs(np.stack([ci[:, 0] - ci[:, 1], ci[:, 2] - ci[:, 0]]))
-            ax.errorbar(x, ci[:, 0], yerr=err, marker="o", capsize=3, label=entry)
-        ax.set_xscale("log")
-        if metric == "adv":
-            ax.axhline(LEARNED_ADV, color="gray", ls="--", lw=0.8)
-            ax.axhline(0.0, color="gray", lw=0.8)
-        else:
-            ax.set_yscale("symlog", linthresh=1e-3)
-            ax.axhline(LEARNED_NMSE, color="gray", ls="--", lw=0.8)
-        ax.set_xlabel("training samples")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{label} ({family})")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = plots_dir / f"{slug(label) or 'plot'}-{slug(family)}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+def _verdict_table(summary: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for v in verdict.verdicts(summary):
+        acc = lambda g: "" if g is None else f"{g['acc01'][0]:.2f} @{g['budget']:,}"
+        gap = "" if not math.isfinite(v["gap"]) else f"{v['gap']:.3f} (p {v['p']:.3g})"
+        rows.append((v["setup"], v["family"], v["entry"], acc(v["prg"]), acc(v["null"]),
+                     acc(v["dictator"]), gap, v["verdict"]))  # fmt: skip
+    if not rows:
+        return "No PRG family in these results."
+    header = ("setup", "family", "learner", "acc01 PRG", "acc01 null", "acc01 dictator",
+              "adv gap PRG−null", "verdict")  # fmt: skip
+    return markdown_table(header, rows)
 
 
-def render(summary: Sequence[Mapping[str, Any]], plots: Sequence[Path] = ()) -> str:
-    """The text of report.md."""
+def _dictator_table(summary: Sequence[Mapping[str, Any]]) -> str:
+    gaps = verdict.dictator_gaps(summary)
+    if not gaps:
+        return "No PRG instance has a dictator twin in these results."
+    rows = [
+        (x["setup"], x["entry"], x["budget"], f"{x['acc01']:.3f}", f"{x['acc01_dictator']:.3f}",
+         f"{x['gap']:.3f}", f"{x['p']:.4f}")
+        for x in gaps
+    ]  # fmt: skip
+    header = ("setup", "learner", "budget", "acc01 PRG", "acc01 dictator", "gap", "p")
+    return markdown_table(header, rows, "llrrrrr")
+
+
+def render(summary: Sequence[Mapping[str, Any]], figures_: Mapping[str, Any] | None = None) -> str:
+    """The text of report.md: the headline figure, the sample-complexity figures and the
+    verdict first (docs/metrics.md, "Verdict"), then deviations, tables and curves."""
+    figures_ = figures_ or {}
     gaps = null_gaps(summary)
     devs = deviations(summary, gaps)
-    parts = ["# hardnet benchmark report", "", "## Deviations from the expected picture", ""]
+    parts = ["# hardnet benchmark report", ""]
+    if figures_.get("headline"):
+        parts += [f"![headline](plots/{figures_['headline'].name})", ""]
+    parts += [f"![{p.stem}](plots/{p.name})" for p in figures_.get("samples", ())]
+    parts += ["", "## Verdict", ""]
+    paragraphs = verdict.paragraphs(summary)
+    parts += (
+        [f"{x}\n" for x in paragraphs] if paragraphs else ["No PRG family in these results.", ""]
+    )
+    parts += ["", _verdict_table(summary), "", "## Deviations from the expected picture", ""]
     parts += [f"- {d}" for d in devs] if devs else ["None: the results match docs/metrics.md."]
     parts += [
         "",
@@ -159,14 +152,21 @@ def render(summary: Sequence[Mapping[str, Any]], plots: Sequence[Path] = ()) -> 
         "",
         _gap_table(gaps),
         "",
+        "## PRG vs dictator",
+        "",
+        "gap = acc01(dictator) - acc01(PRG) at the same learner and budget; two-sided permutation "
+        "p-value.",
+        "",
+        _dictator_table(summary),
+        "",
         "## Frontier",
         "",
         _frontier_table(frontier(summary)),
         "",
     ]
-    if plots:
+    if figures_.get("curves"):
         parts += ["## Learning curves", ""]
-        parts += [f"![{p.stem}](plots/{p.name})" for p in plots]
+        parts += [f"![{p.stem}](plots/{p.name})" for p in figures_["curves"]]
         parts.append("")
     return "\n".join(parts)
 
@@ -179,9 +179,16 @@ def write_report(workdir: str | Path, rows: Sequence[Mapping[str, Any]] | None =
 
 def write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
     """Write `<workdir>/report.md` and its plots from a summary; return the report's path."""
-    plots = plot_curves(summary, workdir / "plots") if summary else []
+    plots = workdir / "plots"
+    drawn = {}
+    if summary:
+        drawn = {
+            "headline": figures.headline(summary, plots / "headline.png"),
+            "samples": figures.sample_complexity(summary, plots),
+            "curves": figures.curves(summary, plots),
+        }
     path = workdir / "report.md"
-    atomic_write_text(path, render(summary, plots))
+    atomic_write_text(path, render(summary, drawn))
     return path
 
 

@@ -10,7 +10,9 @@ Per group, over instance seeds × learner seeds (failed runs excluded from the s
 - status: **learned** (`adv ≥ 0.9`, or `nmse ≤ 0.01`), **weakly** learned (`adv ≥ 0.05` with the
   interval excluding 0; for `nmse`, explained variance `1 − nmse ≥ 0.05` with the interval of
   `nmse` below 1), **below** trivial (the mirror image of weakly: `adv ≤ −0.05` with the
-  interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline),
+  interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline; on PRG
+  families only when the `acc01` interval also lies below 1/2, since the trivial baseline knows
+  the public informative test and a learner that does not is otherwise merely at chance),
   **at chance** (`chance`) otherwise; **failed** when more than half of the runs failed (the
   survivors' mean is not reported as a status), every failure counted in `failed`; `flagged` counts
   the scored runs that carry the learner's own diagnosis (`flags`, e.g. tensor's "no eigengap").
@@ -159,6 +161,8 @@ def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[
             g[f"{name}_values"] = vals
             g[name] = stats.bootstrap_mean_ci(vals, resamples=resamples)
         g["status"] = status(metric, g[metric], g["runs"], g["failed"])
+        if metric == "adv" and g["status"] == "below" and not g["acc01"][2] < 0.5:
+            g["status"] = "chance"  # below only when acc01 itself is below 1/2 (module docstring)
         out.append(g)
     out.sort(key=lambda g: (g["label"], g["family"], g["entry"], g["budget"]))
     return out

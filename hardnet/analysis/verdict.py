@@ -1,0 +1,196 @@
+"""What the results say, per PRG setup (docs/metrics.md, "PRG versus dictator" and "Verdict").
+
+A *setup* is one PRG instance of the grid with its controls: the groups of one config block and
+one `n` (`setup_of`), in three variants: the PRG itself (`prg`), its null (`null`: labels from a
+fresh seed per row, so nothing is learnable) and its dictator control (`dictator`: the same
+hyperedges and encoding, predicate `P(s_S) = s_{S_1}`, learnable by design).
+
+- `dictator_gaps`: per PRG group, the dictator twin at the same learner entry and budget:
+  `acc01(dictator) − acc01(PRG)` with a two-sided permutation p-value over runs.
+- `verdicts`: per setup and learner entry, from the largest budget run on each variant:
+  - `broken`: learned or weakly learned on the PRG, or a significant PRG-versus-null gap;
+  - `consistent`: the dictator control learned (status learned, or `acc01 ≥ 0.9`), the PRG and
+    its null at chance: "consistent with hardness at these budgets";
+  - `inconclusive`: the dictator control not learned at the budgets run, so a failure on the PRG
+    says nothing about the PRG;
+  - `control`: a structure-aware control or reference (brute force, GF(2), oracle): learned or
+    not on the PRG, the proof that the information is in the samples.
+- `paragraphs`: the verdict in words, one paragraph per setup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hardnet.analysis import stats
+from hardnet.analysis.summary import GAP_MIN, GAP_P
+
+LEARNED_ACC = 0.9  # a dictator control counts as learned from this 0-1 accuracy on
+GOOD = ("learned", "weakly")
+Group = Mapping[str, Any]
+
+
+def variant_of(g: Group) -> str:
+    """ "prg", "null" or "dictator" for a group of a PRG family."""
+    if g["null"]:
+        return "null"
+    return "dictator" if g["predicate"] == "dictator" else "prg"
+
+
+def setup_of(g: Group) -> tuple[str, str, Any]:
+    """(family, block, n): the PRG instance a group belongs to, with its controls."""
+    return (g["family"], g.get("block") or g["family"], g["n"])
+
+
+def setup_label(setup: tuple[str, str, Any]) -> str:
+    _, block, n = setup
+    return f"{block} n={n}" if n is not None else block
+
+
+def _by_variant(summary: Sequence[Group]) -> dict[tuple, dict[str, dict[str, list[Group]]]]:
+    """setup -> learner entry -> variant -> groups (sorted by budget), PRG families only."""
+    out: dict[tuple, dict[str, dict[str, list[Group]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for g in summary:
+        if g["family_kind"] == "prg":
+            out[setup_of(g)][g["entry"]][variant_of(g)].append(g)
+    for entries in out.values():
+        for variants in entries.values():
+            for gs in variants.values():
+                gs.sort(key=lambda g: g["budget"])
+    return out
+
+
+def dictator_gaps(summary: Sequence[Group], resamples: int = 5000) -> list[dict[str, Any]]:
+    """Per PRG group with a dictator twin at the same entry and budget: the acc01 gap."""
+    out = []
+    for setup, entries in _by_variant(summary).items():
+        for entry, variants in entries.items():
+            twins = {g["budget"]: g for g in variants.get("dictator", [])}
+            for g in variants.get("prg", []):
+                d = twins.get(g["budget"])
+                if d is None:
+                    continue
+                a, b = d["acc01_values"], g["acc01_values"]
+                gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
+                out.append({
+                    "setup": setup_label(setup), "label": g["label"], "family": g["family"],
+                    "entry": entry, "budget": g["budget"], "acc01": g["acc01"][0],
+                    "acc01_dictator": d["acc01"][0], "gap": gap,
+                    "p": stats.permutation_pvalue(a, b, resamples=resamples),
+                })  # fmt: skip
+    return out
+
+
+def _dictator_learned(g: Group | None) -> bool:
+    return g is not None and (g["status"] == "learned" or g["acc01"][0] >= LEARNED_ACC)
+
+
+def _first_learned(gs: Sequence[Group], dictator: bool = False) -> Group | None:
+    """The smallest-budget group learned (for a dictator, by status or acc01)."""
+    for g in gs:
+        if _dictator_learned(g) if dictator else g["status"] == "learned":
+            return g
+    return None
+
+
+def _gap_significant(prg: Group | None, null: Group | None) -> tuple[bool, float, float]:
+    if prg is None or null is None:
+        return False, math.nan, math.nan
+    a, b = prg["adv_values"], null["adv_values"]
+    gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
+    p = stats.permutation_pvalue(a, b)
+    return bool(p < GAP_P and gap > GAP_MIN), gap, p
+
+
+def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
+    """One verdict per (setup, learner entry) (module docstring), judged at the largest budget
+    run on each variant."""
+    out = []
+    for setup, entries in sorted(_by_variant(summary).items(), key=lambda kv: str(kv[0])):
+        for entry, variants in sorted(entries.items()):
+            last = {v: gs[-1] for v, gs in variants.items() if gs}
+            prg, null, dic = last.get("prg"), last.get("null"), last.get("dictator")
+            kind = next(iter(last.values()))["learner_kind"]
+            if kind == "reference":  # the oracle and the baseline bound the scale; no verdict
+                continue
+            significant, gap, p = _gap_significant(prg, null)
+            first_dic = _first_learned(variants.get("dictator", []), dictator=True)
+            first_prg = _first_learned(variants.get("prg", []))
+            if kind != "generic":
+                verdict = "control"
+            elif (prg is not None and prg["status"] in GOOD) or significant:
+                verdict = "broken"
+            elif _dictator_learned(dic):
+                verdict = "consistent"
+            else:
+                verdict = "inconclusive"
+            out.append({
+                "setup": setup_label(setup), "family": setup[0], "entry": entry, "kind": kind,
+                "verdict": verdict, "prg": prg, "null": null, "dictator": dic,
+                "dictator_from": None if first_dic is None else first_dic["budget"],
+                "prg_from": None if first_prg is None else first_prg["budget"],
+                "gap": gap, "p": p, "significant": significant,
+            })  # fmt: skip
+    return out
+
+
+def _acc(g: Group | None) -> str:
+    return "—" if g is None else f"acc01 {g['acc01'][0]:.2f} at {g['budget']:,}"
+
+
+def paragraphs(summary: Sequence[Group]) -> list[str]:
+    """The verdict in words: one paragraph per setup."""
+    by_setup: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for v in verdicts(summary):
+        by_setup[f"{v['setup']} ({v['family']})"].append(v)
+    out = []
+    for setup, vs in by_setup.items():
+        generic = [v for v in vs if v["kind"] == "generic"]
+        controls = [v for v in vs if v["kind"] == "control" and v["prg"] is not None]
+        parts = [f"**{setup}.**"]
+        learned = [v for v in generic if v["dictator_from"] is not None]
+        missed = [v for v in generic if v["dictator"] is not None and v["dictator_from"] is None]
+        if learned:
+            who = [f"`{v['entry']}` (from {v['dictator_from']:,} samples)" for v in learned]
+            parts.append(f"Dictator control learned by {', '.join(who)}.")
+        if missed:
+            who = [f"`{v['entry']}` ({_acc(v['dictator'])})" for v in missed]
+            parts.append(f"Not learned by {', '.join(who)}.")
+        for v in controls:
+            if v["prg_from"] is not None:
+                parts.append(f"`{v['entry']}` learned the PRG from {v['prg_from']:,} samples.")
+            else:
+                parts.append(f"`{v['entry']}` did not learn the PRG ({_acc(v['prg'])}).")
+        by = defaultdict(list)
+        for v in generic:
+            by[v["verdict"]].append(v)
+        if by["broken"]:
+            who = [
+                f"`{v['entry']}` ({v['prg']['status']}, null gap {v['gap']:.3f}, p {v['p']:.3g})"
+                for v in by["broken"]
+            ]
+            parts.append(
+                f"**Separated the PRG from chance**: {', '.join(who)}; a finding to examine, "
+                "not a tuning artefact."
+            )
+        if by["consistent"]:
+            who = ", ".join(f"`{v['entry']}`" for v in by["consistent"])
+            parts.append(
+                f"{who}: learned the dictator control but stayed at chance on the PRG and its "
+                "null with no significant gap: consistent with hardness at these budgets."
+            )
+        if by["inconclusive"]:
+            who = ", ".join(f"`{v['entry']}`" for v in by["inconclusive"])
+            parts.append(
+                f"Inconclusive for {who}: the dictator control was not learned at the budgets "
+                "run, so failing on the PRG says nothing about the PRG."
+            )
+        out.append(" ".join(parts))
+    return out
