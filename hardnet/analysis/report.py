@@ -35,6 +35,7 @@ from hardnet.analysis.summary import (
     read_rows,
     summarize,
 )
+from hardnet.core.rows import Row
 from hardnet.core.textio import atomic_write_text, markdown_table
 
 __all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summarize"]
@@ -171,7 +172,7 @@ def render(summary: Sequence[Mapping[str, Any]], figures_: Mapping[str, Any] | N
     return "\n".join(parts)
 
 
-def write_report(workdir: str | Path, rows: Sequence[Mapping[str, Any]] | None = None) -> Path:
+def write_report(workdir: str | Path, rows: Sequence[Row] | None = None) -> Path:
     """Write `<workdir>/report.md` and `<workdir>/plots/*.png`; return the report's path."""
     workdir = Path(workdir)
     return write(workdir, summarize(read_rows(workdir) if rows is None else rows))
@@ -196,7 +197,7 @@ EXPORT_FORMATS = ("md", "csv", "parquet")
 _FIRST = ("cell_id", "family", "block", "variant", "entry", "learner", "budget")
 
 
-def flat_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def flat_rows(rows: Sequence[Row]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows): one flat dict per run. Cell fields become columns (`instance.<k>` and
     `learner.<k>` for the keyword arguments; lists and dicts as JSON text); `curves` are left
     out (TensorBoard has them)."""
@@ -218,7 +219,7 @@ def flat_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[s
     return columns, out
 
 
-def export(rows: Sequence[Mapping[str, Any]], path: str | Path, fmt: str) -> Path:
+def export(rows: Sequence[Row], path: str | Path, fmt: str) -> Path:
     """Write the flat per-run table (`flat_rows`) as `md`, `csv` or `parquet` (needs pyarrow)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")

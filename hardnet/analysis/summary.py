@@ -43,16 +43,17 @@ import numpy as np
 
 from hardnet import instances, learners
 from hardnet.analysis import stats
+from hardnet.core.rows import SCORES, Row
 from hardnet.core.textio import canonical, from_jsonable
 
 LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
 GAP_P, GAP_MIN = 0.01, 0.05
 SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (docs/metrics.md)
-METRICS = ("adv", "adv_mean", "acc01", "nmse", "mse_all")
+METRICS = SCORES  # summarized per group (core/rows.py)
 STATUSES = ("learned", "weakly", "chance", "below", "failed")
 
 
-def read_rows(workdir: str | Path) -> list[dict[str, Any]]:
+def read_rows(workdir: str | Path) -> list[Row]:
     """The rows of `<workdir>/results.jsonl` ("nan"/"inf" strings decoded)."""
     path = Path(workdir) / "results.jsonl"
     if not path.exists():
@@ -117,7 +118,7 @@ def _kinds(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def summarize(rows: Iterable[Mapping[str, Any]], resamples: int = 2000) -> list[dict[str, Any]]:
+def summarize(rows: Iterable[Row], resamples: int = 2000) -> list[dict[str, Any]]:
     """One dict per instance × learner × budget group (module docstring), sorted by label."""
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:

@@ -52,6 +52,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hardnet.core.rows import Row
 from hardnet.core.textio import (
     TMP_SUFFIX,
     atomic_write_text,
@@ -167,7 +168,7 @@ class Store:
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
-    def write_cell(self, cell_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def write_cell(self, cell_id: str, rows: Sequence[Row]) -> None:
         """Atomically write the cell's rows, then rebuild results.jsonl.
 
         Each row gets `cell_id` (it must match if already present).
@@ -186,7 +187,7 @@ class Store:
         atomic_write_text(path, head + ',"rows":[\n' + ",\n".join(lines) + "\n]}\n")
         self.rebuild()
 
-    def read_cell(self, cell_id: str) -> list[dict[str, Any]]:
+    def read_cell(self, cell_id: str) -> list[Row]:
         rows = self._cell_rows_raw(self._cell_path(cell_id))
         if rows is None:
             raise ValueError(f"cell {cell_id} has no intact file in {self.cells_dir}")
@@ -230,7 +231,7 @@ class Store:
             atomic_write_text(self.results_path, "".join(line + "\n" for line in lines))
         return len(lines)
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[Row]:
         """All rows of results.jsonl, with "nan"/"inf"/"-inf" decoded to floats."""
         if not self.results_path.exists():
             return []

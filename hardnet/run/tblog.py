@@ -26,12 +26,13 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hardnet.core.rows import Row
 from hardnet.run.results import check_cell_id
 
 
@@ -177,7 +178,7 @@ class CellWriter:
         self._seeds = {}
         self.enabled = False
 
-    def curves_from_rows(self, rows: list[Mapping[str, Any]], prefix: str = "train") -> None:
+    def curves_from_rows(self, rows: Sequence[Row], prefix: str = "train") -> None:
         """Log the `curves` of a cell's result rows (`hardnet.run.runner`): tag `<prefix>/<name>`
         against the row's `step` curve (else the log-point index), mean over runs and per seed.
         Runs whose curves have another length than the first run's are skipped."""
