@@ -64,9 +64,12 @@ def _cpu() -> ml_collections.ConfigDict:
     config.instances = ml_collections.ConfigDict(
         {
             "f6": dict(family="easy_depth2", fixed=dict(d=16, m=8)),
+            # generic learners: n=32, where the dictator control is learnable (docstring)
             "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32]),
             "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32]),
-            # only the controls run on F1 here (main and null): no dictator variant
+            # structure-aware controls on the same families at a brute-forceable n
+            "f3_small": {**_prg("prg_gauss3_smoothed", "tsa", [16]), "dictator_control": False},
+            "f4_small": {**_prg("prg_depth2_smoothed", "tsa", [16]), "dictator_control": False},
             "f1_tsa": {**_prg("prg_boolean", "tsa", [16]), "dictator_control": False},
             "f1_xor": dict(
                 family="prg_boolean",
@@ -74,48 +77,99 @@ def _cpu() -> ml_collections.ConfigDict:
                 sweep=dict(n=[16]),
                 null_control=True,
             ),
+            # the conjectured-hard tier
+            "f3_hard": _prg("prg_gauss3_smoothed", "xor_maj(5,7)", [128]),
+            "f4_hard": _prg("prg_depth2_smoothed", "xor_maj(5,7)", [128]),
         }
     )
     generic = ["f6", "f3_tsa", "f4_tsa"]
+    hard = ["f3_hard", "f4_hard"]
     controls = dict(instance_seeds=5, learner_seeds=1)
+    hard_runs = dict(instance_seeds=3, learner_seeds=1)
     config.learners = ml_collections.ConfigDict(
         {
             "sgd": dict(
+                # online: budget / batch_size Adam steps on fresh rows, a warmup-cosine schedule
+                # and the logistic loss; chosen on the F3 n=32 dictator control (docstring)
                 kwargs=dict(
-                    depth=1,
-                    width=64,
+                    depth=3,
+                    width=256,
                     optimizer="adam",
                     learning_rate=3e-3,
-                    batch_size=128,
-                    steps=2000,
+                    schedule="warmup_cosine",
+                    loss="logistic",
+                    batch_size=1024,
                     log_every=100,
-                    regime="finite",  # 2000 steps over the budget's rows (epochs)
                 ),
-                blocks=generic,
+                blocks=generic + hard,
+                budgets=[10_000, 100_000, 1_000_000],
+                instance_seeds=3,
+                learner_seeds=1,
+                overrides={
+                    "f3_tsa": dict(budgets=[10_000, 100_000, 1_000_000, 4_000_000]),
+                    "f6": dict(
+                        kwargs=dict(
+                            depth=1,
+                            width=64,
+                            learning_rate=3e-3,
+                            schedule="constant",
+                            loss="square",
+                            batch_size=128,
+                            steps=2000,
+                            regime="finite",
+                        ),
+                        budgets=[2000, 20000],
+                        instance_seeds=5,
+                        learner_seeds=3,
+                    ),
+                    **{b: dict(budgets=[100_000]) for b in hard},
+                },
             ),
             "tensor": dict(
                 kwargs=dict(m_max=16, starts=6, lm_rows=4000),
-                blocks=generic,
+                blocks=generic + hard,
                 # the Levenberg-Marquardt polish dominates the cost; on the PRG blocks (nothing
                 # to recover) one moment-method start, 20 LM steps on 2000 rows
                 overrides={
                     b: dict(kwargs=dict(starts=1, lm_rows=2000, lm_steps=20)) for b in generic[1:]
+                }
+                | {
+                    b: dict(
+                        kwargs=dict(starts=1, lm_rows=2000, lm_steps=20),
+                        budgets=[20000],
+                        **hard_runs,
+                    )
+                    for b in hard
                 },
             ),
             "kernel": dict(
-                kwargs=dict(kernel="ntk", depth=1), blocks=generic, budgets=[1000, 2000]
+                kwargs=dict(kernel="ntk", depth=1),
+                blocks=generic + hard,
+                budgets=[1000, 2000],
+                overrides={b: dict(budgets=[2000], **hard_runs) for b in hard},
             ),
-            "poly": dict(kwargs=dict(degree=2), blocks=generic),
+            "poly": dict(
+                kwargs=dict(degree=2),
+                blocks=generic + hard,
+                # degree 2 at d = 336 (F3 n=128) is 56k features: degree 1 on the hard tier
+                overrides={
+                    b: dict(kwargs=dict(degree=1), budgets=[20000], **hard_runs) for b in hard
+                },
+            ),
             "brute_force": dict(
-                blocks=["f1_tsa"], variants=["main", "null"], budgets=[16, 64, 256], **controls
+                blocks=["f1_tsa", "f3_small", "f4_small"],
+                variants=["main", "null"],
+                budgets=[16, 64, 256],
+                **controls,
             ),
             "gf2": dict(
-                blocks=["f1_tsa", "f1_xor", "f3_tsa"],
+                blocks=["f1_tsa", "f1_xor", "f3_small", "f4_small", "f3_tsa", "f4_tsa"],
                 variants=["main", "null"],
                 budgets=[32, 64, 128, 512],
                 overrides={
                     "f1_xor": dict(budgets=[8, 32]),
                     "f3_tsa": dict(budgets=[1024, 4096]),
+                    "f4_tsa": dict(budgets=[1024, 4096]),
                 },
                 **controls,
             ),
