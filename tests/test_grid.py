@@ -97,6 +97,21 @@ def test_headline_cpu_covers_the_expected_picture(plans):
         assert ("easy_depth2", "main") in fams
     brute = [c for c in cells if c.learner == "brute_force"]
     assert {c.instance_kwargs["n"] for c in brute} == {16}
+    assert {"prg_gauss3_smoothed", "prg_depth2_smoothed"} <= {c.family for c in brute}
+    hard_cpu = {
+        (c.family, c.variant)
+        for c in cells
+        if c.learner == "sgd"
+        and c.block in ("f3_hard", "f4_hard")
+        and c.instance_kwargs["n"] == 128
+    }
+    for fam in ("prg_gauss3_smoothed", "prg_depth2_smoothed"):
+        assert {(fam, v) for v in ("main", "null", "dictator")} <= hard_cpu
+    f3_dictator = [
+        c.budget for c in cells
+        if c.learner == "sgd" and c.family == "prg_gauss3_smoothed" and c.variant == "dictator"
+    ]  # fmt: skip
+    assert max(f3_dictator) >= 4_000_000  # where sgd learns the control
     gf2_f1 = [c.budget for c in cells if c.learner == "gf2" and c.block == "f1_tsa"]
     assert min(gf2_f1) < 16**2 / 2 < max(gf2_f1)
     assert any(c.learner == "gf2" and c.instance_kwargs["predicate"] == "xor" for c in cells)

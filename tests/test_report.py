@@ -276,11 +276,14 @@ def test_frontier():
         + _rows("gf2", "prg_boolean", 64, adv=_noise(0.05), block="f1", budget=512)
         + _rows("gf2", "prg_boolean", 64, null=True, adv=lambda t: 1.0, block="f1", budget=512)
         + _rows("sgd", adv=_noise(0.05))
+        + _rows("sgd", n=64, predicate="dictator", adv=lambda t: 0.5, acc01=lambda t: 0.95)
+        + _rows("sgd", n=128, predicate="dictator", adv=lambda t: 0.1, acc01=lambda t: 0.6)
     )
     front = report.frontier(report.summarize(rows))
-    assert len(front) == 1
-    assert front[0]["entry"] == "gf2" and front[0]["size"] == 32 and front[0]["samples"] == 512
+    assert [(f["entry"], f["target"]) for f in front] == [("gf2", "instance"), ("sgd", "dictator")]
+    assert front[0]["size"] == 32 and front[0]["samples"] == 512
     assert front[0]["wall_s"] == pytest.approx(1.5)
+    assert front[1]["size"] == 64  # the dictator control at n=128 was not learned
 
 
 # ---------------------------------------------------------------------------------- end to end
@@ -340,4 +343,4 @@ def test_write_report_real_rows(tmp_path):
     # estimate of the same function, so at or a little below the baseline
     assert _one(summary, learner="trivial")["status"] in ("chance", "below")
     text = _check_report(tmp_path, report.write_report(tmp_path))
-    assert "| brute_force | prg_boolean | 8 |" in text  # the frontier row
+    assert "| brute_force | prg_boolean | instance | 8 |" in text  # the frontier row

@@ -84,12 +84,13 @@ def _gap_table(gaps: Sequence[Mapping[str, Any]]) -> str:
 def _frontier_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return "No learner learned a main instance."
-    header = ("learner", "family", "largest n (d) learned", "instance", "samples", "wall s")
+    header = ("learner", "family", "learned", "largest n (d)", "instance", "samples", "wall s")
     body = [
-        (x["entry"], x["family"], x["size"], x["label"], x["samples"], f"{x['wall_s']:.1f}")
+        (x["entry"], x["family"], x["target"], x["size"], x["label"], x["samples"],
+         f"{x['wall_s']:.1f}")
         for x in rows
-    ]
-    return markdown_table(header, body, "llrlrr")
+    ]  # fmt: skip
+    return markdown_table(header, body, "lllrlrr")
 
 
 def _verdict_table(summary: Sequence[Mapping[str, Any]]) -> str:

@@ -21,9 +21,11 @@ PRG vs null (`null_gaps`): each PRG group is paired with its `null=True` twin (s
 otherwise, same learner and budget); gap = mean adv(PRG) − mean adv(null), two-sided permutation
 p-value (`stats.permutation_pvalue`); flagged when p < 0.01 and gap > 0.05.
 
-Frontier (`frontier`): per learner and family, the largest n (d for families without n) with a
-learned group on a main instance (not null, not dictator; reference learners left out), the
-smallest budget learned there and its wall time (compile + run seconds of the cell).
+Frontier (`frontier`): per learner, family and target, the largest n (d for families without n)
+learned, the smallest budget learned there and its wall time (compile + run seconds of the
+cell), where the target is the main instance (not null, not dictator; status learned) or its
+dictator control (learned, or `acc01 ≥ 0.9`); reference learners left out. Compute accounting as
+in LWE benchmarking: the hardest instance solved, and at what cost.
 
 Groups know what their pieces are from the rows (`learner_kind`, `family_kind`,
 `informative_fraction`, written by the runner); rows written before those fields existed get the
@@ -223,21 +225,35 @@ def _main(cell: Mapping[str, Any], inst: Mapping[str, Any]) -> bool:
     return plain and not inst.get("null") and inst.get("predicate") != "dictator"
 
 
+def _learned_on(g: Mapping[str, Any]) -> str | None:
+    """"instance" for a learned main instance, "dictator" for a learned dictator control (status
+    learned, or acc01 at least 0.9 on fresh informative rows), else None."""
+    if g["status"] == "failed" or g["learner_kind"] == "reference" or g["size"] is None:
+        return None
+    if g["main"] and g["status"] == "learned":
+        return "instance"
+    dictator = g["predicate"] == "dictator" and not g["null"]
+    if dictator and (g["status"] == "learned" or g["acc01"][0] >= 0.9):
+        return "dictator"
+    return None
+
+
 def frontier(summary: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per learner entry and family: largest n learned (main instances), its budget and time."""
-    best: dict[tuple[str, str], dict[str, Any]] = {}
+    """Per learner entry, family and target (the instance itself, or its dictator control): the
+    largest n (d) learned, the smallest budget learned there and its compile + run seconds."""
+    best: dict[tuple[str, str, str], dict[str, Any]] = {}
     for g in summary:
-        if g["status"] != "learned" or not g["main"] or g["learner_kind"] == "reference":
+        target = _learned_on(g)
+        if target is None:
             continue
-        if g["size"] is None:
-            continue
-        key = (g["entry"], g["family"])
+        key = (g["entry"], g["family"], target)
         cur = best.get(key)
         if cur is None or (g["size"], -g["budget"]) > (cur["size"], -cur["samples"]):
             best[key] = {
                 "entry": g["entry"],
                 "learner": g["learner"],
                 "family": g["family"],
+                "target": target,
                 "size": g["size"],
                 "predicate": g["predicate"],
                 "samples": g["budget"],

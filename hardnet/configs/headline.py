@@ -4,29 +4,40 @@ Commands:
     hardnet-bench --config=hardnet/configs/headline.py:cpu --workdir=/tmp/headline
     hardnet-bench --config=hardnet/configs/headline.py:gpu --workdir=/tmp/headline_gpu
 
-`:cpu` (the default, run by `scripts/bench`):
-- F6 `easy_depth2` (d=16, m=8); F3 `prg_gauss3_smoothed` and F4 `prg_depth2_smoothed` with `tsa`
-  at n=32, each with its null (`null=True`) and dictator (`predicate="dictator"`, k=5) controls:
-  every generic learner (sgd, tensor, kernel, poly) at 2e3 and 2e4 samples (kernel 1e3 and 2e3:
-  exact Cholesky is O(N³) per seed). tensor runs 6 moment-method starts with LM on 4000 rows on
-  F6, and 1 start with 20 LM steps on 2000 rows on the PRG blocks (the LM polish is the cost;
-  the defaults are 12 starts, 50 steps, 20000 rows).
-- F1 `prg_boolean` `tsa` at n=16 (and its null): `brute_force` at 16–256 samples and `gf2`
-  at 32–512 samples, across `n²/2` = 128 (and about `n^1.5` = 64, where gf2 was measured to
-  succeed); F1 `xor` (k=5) at n=16 for `gf2` at 8 and 32 samples; `gf2` on F3 `tsa` n=32
-  (informative fraction 0.53, `n²/2` = 512 informative rows) at 1024 and 4096 samples.
-- `oracle` and `trivial` references on every main instance (their budget is irrelevant; `adv`
-  is measured against the runner's own trivial baseline on every instance).
-- Seeds: 5 instance seeds × 3 learner seeds for the generic learners; 5 × 1 for brute_force, gf2,
-  oracle and trivial, which are deterministic given the data (or nearly so).
-- 88 cells. Measured: 8 min 03 s on 2 CPU cores with nothing else running (jax 0.10.2); the
-  table is in the README. XLA's CPU thread pool slows down many times over when the cores are
-  shared with other busy processes: measure it alone.
+`:cpu` (the default, run by `scripts/bench`), built around the separation:
+- F6 `easy_depth2` (d=16, m=8): every generic learner at 2e3 and 2e4 samples (sgd finite-sample,
+  2000 Adam steps of batch 128; kernel exact at 1e3 and 2e3).
+- F3 `prg_gauss3_smoothed` and F4 `prg_depth2_smoothed` with `tsa` at n=32, each with its null
+  and dictator (k=5) controls: `sgd` online at 1e4, 1e5, 1e6 samples (F3 also 4e6, where it
+  learns the dictator control), 3 instance seeds x 1 learner seed; tensor, kernel, poly at 2e3
+  and 2e4 (kernel 1e3, 2e3), 5 x 3 seeds (tensor 5 x 1); `gf2` at 1024 and 4096 samples.
+- The same families at n=16 (`f3_small`, `f4_small`) with their nulls, for the structure-aware
+  controls that need a small seed: `brute_force` at 16-256 samples and `gf2` at 32-512.
+- The conjectured-hard tier: F3 and F4 with `xor_maj(5,7)` at n=128 (k=12), PRG, null and
+  dictator: sgd at 1e5, poly (degree 2: 3570 features at d=84) at 2e4, tensor at 5e3, kernel
+  at 2e3; 3 x 1 seeds. These budgets are what 2 cores allow; `:gpu` goes to 1e7.
+- F1 `prg_boolean` `tsa` n=16 (and null): `brute_force` 16-256, `gf2` 32-512 across `n²/2`;
+  F1 `xor` (k=5) n=16 for `gf2` at 8 and 32 samples.
+- `oracle` and `trivial` references on every main instance.
+- Seeds: 5 instance seeds x 3 learner seeds for kernel, poly, and tensor and sgd on F6; fewer
+  where a run is expensive (online sgd: 3 x 1; tensor on the PRG blocks: 5 x 1; the hard tier:
+  3 x 1); 5 x 1 for brute_force, gf2, oracle
+  and trivial, which are deterministic given the data (or nearly so).
+- How sgd's settings were chosen (by hand, on the F3 n=32 dictator control's fresh informative
+  rows, 2 instance seeds, acc01 at 1e6 / 4e6 samples): depth 2, width 256, Adam 1e-3, square
+  loss 0.63 / 0.77; + warmup-cosine 0.62 / 0.71; + logistic loss 0.70 / 0.79; Adam 3e-3 with
+  warmup-cosine 0.65 / 0.81; depth 3, Adam 3e-3, warmup-cosine, logistic 0.85 / 0.91 (chosen).
+  The same settings then run unchanged on the PRG and its null.
+- Expected runtime: about 15 minutes on 2 CPU cores with nothing else running (measured by
+  `scripts/bench`, install included; the README gives the figure). XLA's CPU thread pool slows
+  down many times over when the cores are shared with other busy processes: measure it alone.
 
 `:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
-Nyström to 1e5; poly and tensor to 1e6); the algebra-broken tier (F1/F3/F4 `tsa` at n=32, 64);
-brute force at n=16–24; gf2 on F1 `tsa` n=32, 64 and F3 `tsa` n=64; F6 at d=16 and d=64; F5
+Nyström to 1e5; poly and tensor to 1e6); the frontier: F3/F4 `tsa` at n = 16, 32, 64, 128, 256
+with null and dictator controls, so the report's frontier gives per learner and family the
+largest n at which it learns the PRG and the dictator control, with samples and seconds;
+brute force at n=16–24 (F1, F3, F4); gf2 on F1, F3 and F4 `tsa`; F6 at d=16 and d=64; F5
 `natural_depth2` (n=64) under Gaussian and under clause inputs. 10 instance seeds × 3 learner
 seeds. Every cell's estimated peak memory is at most 64 GiB (`--dry_run`: the largest, the
 Nyström kernel at 10⁵ rows with 30 runs, 52.5 GiB). Expected runtime: hours on one H100 (an
@@ -36,12 +47,14 @@ estimate; not measured).
 
 Expected result (docs/metrics.md, "Expected picture"); the report lists any deviation at the top:
 - F6 easy depth-2: `tensor` and `sgd` learned (nmse ≤ 0.01); `kernel` and `poly` partly.
-- F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: sgd, kernel, tensor, poly at trivial (the `adv`
-  interval includes 0) and no PRG-versus-null gap.
+- F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: sgd, kernel, tensor, poly at chance and no
+  PRG-versus-null gap.
 - `brute_force` learned at n ≤ 20 from a few hundred samples; `gf2` learned on `tsa` at n ≤ 64
   beyond about `n²/2` informative samples (measured: from about `n^1.5`), and on `xor`; neither
   on the null.
-- `dictator` controls: generic learners learned or weakly learned.
+- `dictator` controls: generic learners learned or weakly learned; online sgd on F3 n=32 at
+  acc01 about 0.9 at 4e6 samples. The report's verdict says, per setup and learner, whether a
+  failure on the PRG is evidence (dictator learned) or inconclusive (dictator not learned).
 """
 
 import ml_collections
@@ -128,15 +141,18 @@ def _cpu() -> ml_collections.ConfigDict:
             "tensor": dict(
                 kwargs=dict(m_max=16, starts=6, lm_rows=4000),
                 blocks=generic + hard,
-                # the Levenberg-Marquardt polish dominates the cost; on the PRG blocks (nothing
-                # to recover) one moment-method start, 20 LM steps on 2000 rows
+                # on the PRG blocks (no rank-m structure to recover) one moment-method start,
+                # 20 LM steps on 2000 rows, one learner seed: its cost there is the streamed
+                # passes that re-draw the rows (about 2.5 s a run at 2e4 on F3 n=32, 14 s at
+                # n=128)
                 overrides={
-                    b: dict(kwargs=dict(starts=1, lm_rows=2000, lm_steps=20)) for b in generic[1:]
+                    b: dict(kwargs=dict(starts=1, lm_rows=2000, lm_steps=20), learner_seeds=1)
+                    for b in generic[1:]
                 }
                 | {
                     b: dict(
                         kwargs=dict(starts=1, lm_rows=2000, lm_steps=20),
-                        budgets=[20000],
+                        budgets=[5000],
                         **hard_runs,
                     )
                     for b in hard
@@ -151,10 +167,7 @@ def _cpu() -> ml_collections.ConfigDict:
             "poly": dict(
                 kwargs=dict(degree=2),
                 blocks=generic + hard,
-                # degree 2 at d = 336 (F3 n=128) is 56k features: degree 1 on the hard tier
-                overrides={
-                    b: dict(kwargs=dict(degree=1), budgets=[20000], **hard_runs) for b in hard
-                },
+                overrides={b: dict(budgets=[20000], **hard_runs) for b in hard},
             ),
             "brute_force": dict(
                 blocks=["f1_tsa", "f3_small", "f4_small"],
@@ -191,8 +204,9 @@ def _gpu() -> ml_collections.ConfigDict:
             "f6": dict(family="easy_depth2", sweep=dict(d=[16, 64], m=[8])),
             "f3_hard": _prg("prg_gauss3_smoothed", "xor_maj(5,7)", [128, 256]),
             "f4_hard": _prg("prg_depth2_smoothed", "xor_maj(5,7)", [128, 256]),
-            "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32, 64]),
-            "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32, 64]),
+            # the frontier: n from brute-forceable to the hard scale
+            "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [16, 32, 64, 128, 256]),
+            "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [16, 32, 64, 128, 256]),
             "f1_tsa": _prg("prg_boolean", "tsa", [16, 20, 24, 32, 64]),
             # F5: the same network class under Gaussian inputs and under clause inputs
             "f5": dict(family="natural_depth2", sweep=dict(inputs=["gaussian", "clauses"], n=[64])),
@@ -223,10 +237,13 @@ def _gpu() -> ml_collections.ConfigDict:
             ),
             "poly": dict(kwargs=dict(degree=2), blocks=generic, budgets=[100_000, 1_000_000]),
             "brute_force": dict(
-                blocks=["f1_tsa"], variants=["main", "null"], budgets=[64, 256, 1024], **controls
+                blocks=["f1_tsa", "f3_tsa", "f4_tsa"],  # n > max_n (24) is skipped
+                variants=["main", "null"],
+                budgets=[64, 256, 1024],
+                **controls,
             ),
             "gf2": dict(
-                blocks=["f1_tsa", "f3_tsa"],
+                blocks=["f1_tsa", "f3_tsa", "f4_tsa"],
                 variants=["main", "null"],
                 budgets=[256, 1024, 2048, 4096, 16384],
                 **controls,
