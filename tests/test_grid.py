@@ -6,7 +6,7 @@ import pytest
 
 from hardnet import instances
 from hardnet.configs import headline, smoke
-from hardnet.run import grid
+from hardnet.run import grid, tuning
 
 CONFIGS = {
     "smoke": smoke.get_config,
@@ -88,8 +88,17 @@ def test_controls_for_prg_blocks(plans, name):
             assert variants == {"main"}
 
 
+def _with_frozen(plan):
+    """The plan's cells and the frozen runs of its tuned entries (every trial scoring 0.5)."""
+    frozen, waiting = tuning.frozen_cells(plan.pending, lambda cid: [{"acc01": 0.5}])
+    assert not waiting
+    return list(plan.cells) + frozen
+
+
 def test_headline_cpu_covers_the_expected_picture(plans):
-    cells = plans["cpu"].cells
+    cells = _with_frozen(plans["cpu"])
+    trials = [c for c in cells if (c.tuning or {}).get("split") == "validation"]
+    assert trials and {c.variant for c in trials if c.family != "easy_depth2"} == {"dictator"}
     for learner in ("sgd", "tensor", "kernel", "poly"):
         fams = {(c.family, c.variant) for c in cells if c.learner == learner}
         for fam in ("prg_gauss3_smoothed", "prg_depth2_smoothed"):

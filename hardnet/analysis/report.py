@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ from hardnet.analysis.summary import (
     summarize,
 )
 from hardnet.core.rows import Row
-from hardnet.core.textio import atomic_write_text, markdown_table
+from hardnet.core.textio import atomic_write_text, canonical, markdown_table
+from hardnet.run.tuning import score as tuning_score
 
 __all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summarize"]
 
@@ -120,7 +122,50 @@ def _dictator_table(summary: Sequence[Mapping[str, Any]]) -> str:
     return markdown_table(header, rows, "llrrrrr")
 
 
-def render(summary: Sequence[Mapping[str, Any]], figures_: Mapping[str, Any] | None = None) -> str:
+def _tuning_section(rows: Sequence[Row]) -> list[str]:
+    """The tuning protocol as run: per tuned entry and setup, the space, every trial's point and
+    validation score, and the frozen choice (run/tuning.py)."""
+    trials: dict[tuple, dict[int, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    frozen: dict[tuple, Mapping[str, Any]] = {}
+    for r in rows:
+        cell = r["cell"]
+        info = cell.get("tuning")
+        if not info:
+            continue
+        n = cell["instance_kwargs"].get("n", cell["instance_kwargs"].get("d"))
+        key = (cell["entry"], cell["block"], n)
+        if "trial" in info:
+            trials[key][info["trial"]].append(r)
+        else:
+            frozen[key] = info
+    if not trials:
+        return []
+    out = ["## Tuning", "", "Each tuned learner ran a fixed number of quasi-random trials (Halton "
+           "points of its declared space) at the tuning budget, scored on a validation stream of "
+           "the setup's dictator control (acc01; F6 and other non-PRG families: −nmse); the best "
+           "trial was frozen and run unchanged on the PRG, its null and the dictator control "
+           "(docs/metrics.md, Tuning protocol).", ""]  # fmt: skip
+    for key, by_trial in sorted(trials.items(), key=lambda kv: str(kv[0])):
+        entry, block, n = key
+        chosen = frozen.get(key, {})
+        prg = any("acc01" in r for rs in by_trial.values() for r in rs)
+        first = next(iter(by_trial.values()))[0]["cell"]
+        out.append(f"**`{entry}` on {block} n={n}** (budget {first['budget']:,}; space "
+                   f"{chosen.get('space', '?')}):")  # fmt: skip
+        body = []
+        for t in sorted(by_trial):
+            point = by_trial[t][0]["cell"]["tuning"]["point"]
+            mark = "**frozen**" if chosen.get("frozen") == t else ""
+            body.append((t, canonical(point), f"{tuning_score(by_trial[t], prg):.3f}", mark))
+        out += ["", markdown_table(("trial", "point", "score", ""), body, "lllr"), ""]
+    return out
+
+
+def render(
+    summary: Sequence[Mapping[str, Any]],
+    figures_: Mapping[str, Any] | None = None,
+    rows: Sequence[Row] = (),
+) -> str:
     """The text of report.md: the headline figure, the sample-complexity figures and the
     verdict first (docs/metrics.md, "Verdict"), then deviations, tables and curves."""
     figures_ = figures_ or {}
@@ -166,6 +211,7 @@ def render(summary: Sequence[Mapping[str, Any]], figures_: Mapping[str, Any] | N
         _frontier_table(frontier(summary)),
         "",
     ]
+    parts += _tuning_section(rows)
     if figures_.get("curves"):
         parts += ["## Learning curves", ""]
         parts += [f"![{p.stem}](plots/{p.name})" for p in figures_["curves"]]
@@ -176,10 +222,11 @@ def render(summary: Sequence[Mapping[str, Any]], figures_: Mapping[str, Any] | N
 def write_report(workdir: str | Path, rows: Sequence[Row] | None = None) -> Path:
     """Write `<workdir>/report.md` and `<workdir>/plots/*.png`; return the report's path."""
     workdir = Path(workdir)
-    return write(workdir, summarize(read_rows(workdir) if rows is None else rows))
+    rows = read_rows(workdir) if rows is None else rows
+    return write(workdir, summarize(rows), rows)
 
 
-def write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
+def write(workdir: Path, summary: Sequence[Mapping[str, Any]], rows: Sequence[Row] = ()) -> Path:
     """Write `<workdir>/report.md` and its plots from a summary; return the report's path."""
     plots = workdir / "plots"
     drawn = {}
@@ -190,7 +237,7 @@ def write(workdir: Path, summary: Sequence[Mapping[str, Any]]) -> Path:
             "curves": figures.curves(summary, plots),
         }
     path = workdir / "report.md"
-    atomic_write_text(path, render(summary, drawn))
+    atomic_write_text(path, render(summary, drawn, rows))
     return path
 
 

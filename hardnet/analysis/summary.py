@@ -125,6 +125,8 @@ def summarize(rows: Iterable[Row], resamples: int = 2000) -> list[dict[str, Any]
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
         c = r["cell"]
+        if (c.get("tuning") or {}).get("split") == "validation":
+            continue  # a tuning trial, scored on validation rows (report: Tuning)
         key = (c["family"], canonical(c.get("instance_kwargs", {})), c.get("entry", c["learner"]))
         groups[(*key, c["learner"], int(c["budget"]))].append(r)
     out = []
@@ -226,7 +228,7 @@ def _main(cell: Mapping[str, Any], inst: Mapping[str, Any]) -> bool:
 
 
 def _learned_on(g: Mapping[str, Any]) -> str | None:
-    """"instance" for a learned main instance, "dictator" for a learned dictator control (status
+    """ "instance" for a learned main instance, "dictator" for a learned dictator control (status
     learned, or acc01 at least 0.9 on fresh informative rows), else None."""
     if g["status"] == "failed" or g["learner_kind"] == "reference" or g["size"] is None:
         return None

@@ -30,7 +30,7 @@ from ml_collections import config_flags
 
 from hardnet.cli import common
 from hardnet.core import textio
-from hardnet.run import estimate, executors, grid, progress, results, tblog
+from hardnet.run import estimate, executors, grid, progress, results, tblog, tuning
 
 PROG = "hardnet-bench"
 
@@ -207,6 +207,9 @@ def run_grid(
         path = os.path.join(workdir, "plan.json")
         textio.atomic_write_text(path, json.dumps(plan_json, indent=1, sort_keys=True) + "\n")
         print(estimate.table(plan_json), flush=True)
+        if plan.pending:
+            print(f"{PROG}: plus the frozen runs of {len(plan.pending)} tuned entries, planned "
+                  "after their trials (not estimated)", flush=True)  # fmt: skip
         print(f"{PROG}: plan written to {path} (dry run: nothing compiled or run)", flush=True)
         return 0
     if (refusal := estimate.over_budget(plan_json)) is not None:
@@ -222,7 +225,10 @@ def run_grid(
         with store.run_lock(shard_index, num_shards):
             shard = f"{shard_index}/{num_shards}"
             log_tb = writer and tensorboard
-            return _run_cells(store, plan, cells, execute, seed, shard, log_tb, writer)
+            ran = _run_cells(store, plan, cells, execute, seed, shard, log_tb, writer)
+            if not plan.pending:
+                return ran
+            return ran + _run_frozen(store, plan, execute, seed, shard_index, num_shards, log_tb)
     except results.WorkdirBusy as error:
         common.fail(PROG, error)
 
@@ -252,6 +258,26 @@ def _run_cells(
         # test hook: a pause after each cell, so a test can interrupt the run between cells
         time.sleep(float(os.environ.get("HARDNET_TEST_PAUSE_S") or 0))
     return len(todo)
+
+
+def _run_frozen(
+    store, plan, execute, seed: int, shard_index: int, num_shards: int, tensorboard: bool
+) -> int:
+    """The frozen runs of tuned entries whose trials are all done (run/tuning.py), sharded like
+    the grid; entries still waiting for another shard's trials are named, and a rerun runs them."""
+
+    def rows_of(cell_id: str) -> list[dict[str, Any]] | None:
+        return store.read_cell(cell_id) if store.done(cell_id) else None
+
+    frozen, waiting = tuning.frozen_cells(plan.pending, rows_of)
+    for p in waiting:
+        print(f"{PROG}: {'/'.join(p.key)}: waiting for its tuning trials; rerun when the other "
+              "shards are done", flush=True)  # fmt: skip
+    cells = grid.shard(frozen, shard_index, num_shards)
+    frozen_plan = grid.Plan(tuple(frozen), ())
+    shard = f"{shard_index}/{num_shards} (frozen after tuning)"
+    writer = jax.process_index() == 0
+    return _run_cells(store, frozen_plan, cells, execute, seed, shard, tensorboard, writer)
 
 
 def _load_config() -> Any:

@@ -26,7 +26,7 @@ def main(argv: Sequence[str]) -> None:
     if not rows:
         raise SystemExit(f"--workdir={workdir}: no results.jsonl rows")
     summary = report.summarize(rows)
-    path = report.write(Path(workdir), summary)
+    path = report.write(Path(workdir), summary, rows)
     print(report.table(summary))
     devs = report.deviations(summary)
     print(f"\nDeviations from the expected picture ({len(devs)}):" if devs else "\nNo deviations.")

@@ -8,14 +8,15 @@ Commands:
 - F6 `easy_depth2` (d=16, m=8): every generic learner at 2e3 and 2e4 samples (sgd finite-sample,
   2000 Adam steps of batch 128; kernel exact at 1e3 and 2e3).
 - F3 `prg_gauss3_smoothed` and F4 `prg_depth2_smoothed` with `tsa` at n=32, each with its null
-  and dictator (k=5) controls: `sgd` online at 1e4, 1e5, 1e6 samples (F3 also 4e6, where it
-  learns the dictator control), 3 instance seeds x 1 learner seed; tensor, kernel, poly at 2e3
-  and 2e4 (kernel 1e3, 2e3), 5 x 3 seeds (tensor 5 x 1); `gf2` at 1024 and 4096 samples.
+  and dictator (k=5) controls: `sgd` online at 1e4, 1e5, 1e6 samples (F3: 1e5, 1e6 and 4e6, where
+  it learns the dictator control), 3 instance seeds x 1 learner seed; kernel and poly at 2e3 and
+  2e4 (kernel 1e3, 2e3), 5 x 3 seeds; tensor at 2e4, 5 x 1; `gf2` at 1024 and 4096 samples.
 - The same families at n=16 (`f3_small`, `f4_small`) with their nulls, for the structure-aware
   controls that need a small seed: `brute_force` at 16-256 samples and `gf2` at 32-512.
 - The conjectured-hard tier: F3 and F4 with `xor_maj(5,7)` at n=128 (k=12), PRG, null and
-  dictator: sgd at 1e5, poly (degree 2: 3570 features at d=84) at 2e4, tensor at 5e3, kernel
-  at 2e3; 3 x 1 seeds. These budgets are what 2 cores allow; `:gpu` goes to 1e7.
+  dictator: sgd at 1e5, poly (degree 2: 3570 features at d=84) at 5e3, kernel at 2e3; 3 x 1
+  seeds. These budgets are what 2 cores allow; tensor runs there in `:gpu` only (about 20 s of
+  compilation a cell), and `:gpu` goes to 1e7 samples.
 - F1 `prg_boolean` `tsa` n=16 (and null): `brute_force` 16-256, `gf2` 32-512 across `n²/2`;
   F1 `xor` (k=5) n=16 for `gf2` at 8 and 32 samples.
 - `oracle` and `trivial` references on every main instance.
@@ -23,14 +24,19 @@ Commands:
   where a run is expensive (online sgd: 3 x 1; tensor on the PRG blocks: 5 x 1; the hard tier:
   3 x 1); 5 x 1 for brute_force, gf2, oracle
   and trivial, which are deterministic given the data (or nearly so).
-- How sgd's settings were chosen (by hand, on the F3 n=32 dictator control's fresh informative
-  rows, 2 instance seeds, acc01 at 1e6 / 4e6 samples): depth 2, width 256, Adam 1e-3, square
-  loss 0.63 / 0.77; + warmup-cosine 0.62 / 0.71; + logistic loss 0.70 / 0.79; Adam 3e-3 with
-  warmup-cosine 0.65 / 0.81; depth 3, Adam 3e-3, warmup-cosine, logistic 0.85 / 0.91 (chosen).
-  The same settings then run unchanged on the PRG and its null.
-- Expected runtime: about 15 minutes on 2 CPU cores with nothing else running (measured by
-  `scripts/bench`, install included; the README gives the figure). XLA's CPU thread pool slows
-  down many times over when the cores are shared with other busy processes: measure it alone.
+- Tuning (docs/metrics.md, Tuning protocol): `sgd` runs 4 quasi-random trials of its learning
+  rate (log-uniform in [1e-3, 1e-2]) and loss (square or logistic) per setup, on the validation
+  stream of the dictator control (F6: of the instance) at 1e5 samples (F3 n=32: 4e5; F6: 2e4),
+  and the best is frozen for the PRG, the null and the dictator at every budget. The other
+  learners keep hand-set hyperparameters on CPU (their trials would not fit the time).
+- How sgd's depth and width were chosen (by hand, on the F3 n=32 dictator control's fresh
+  informative rows, 2 instance seeds, acc01 at 1e6 / 4e6 samples): depth 2, width 256, Adam
+  1e-3, square loss 0.63 / 0.77; + warmup-cosine 0.62 / 0.71; + logistic loss 0.70 / 0.79; Adam
+  3e-3 with warmup-cosine 0.65 / 0.81; depth 3, Adam 3e-3, warmup-cosine, logistic 0.85 / 0.91.
+- Expected runtime: about 20 minutes on 2 CPU cores with nothing else running (measured by
+  `scripts/bench`, install included; the README gives the figure), over the 15 minutes aimed
+  at: the 4e6-sample cells and their exact fresh-hyperedge passes dominate. XLA's CPU thread pool
+  slows down many times over when the cores are shared with other busy processes: measure it alone.
 
 `:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
@@ -39,9 +45,10 @@ with null and dictator controls, so the report's frontier gives per learner and 
 largest n at which it learns the PRG and the dictator control, with samples and seconds;
 brute force at n=16–24 (F1, F3, F4); gf2 on F1, F3 and F4 `tsa`; F6 at d=16 and d=64; F5
 `natural_depth2` (n=64) under Gaussian and under clause inputs. 10 instance seeds × 3 learner
-seeds. Every cell's estimated peak memory is at most 64 GiB (`--dry_run`: the largest, the
-Nyström kernel at 10⁵ rows with 30 runs, 52.5 GiB). Expected runtime: hours on one H100 (an
-estimate; not measured).
+seeds. `sgd` is tuned (8 trials of learning rate and loss at 1e6 samples on each setup's dictator
+control, the best frozen). Every cell's estimated peak memory is at most 64 GiB (`--dry_run`: the
+largest, the Nyström kernel at 10⁵ rows with 30 runs, 52.5 GiB). Expected runtime: hours on one
+H100 (an estimate; not measured).
 
 `:rehearsal` — `:gpu` scaled down to run on a CPU in minutes (see `_rehearsal`).
 
@@ -60,6 +67,7 @@ Expected result (docs/metrics.md, "Expected picture"); the report lists any devi
 import ml_collections
 
 VARIANTS = ("cpu", "gpu", "rehearsal")
+SGD_SPACE = {"learning_rate": "log(1e-3, 1e-2)", "loss": "choice('square', 'logistic')"}
 
 
 def _prg(family: str, predicate: str, n: list[int], **fixed) -> dict:
@@ -73,6 +81,7 @@ def _prg(family: str, predicate: str, n: list[int], **fixed) -> dict:
 
 
 def _cpu() -> ml_collections.ConfigDict:
+    # Long: one config literal, read top to bottom like the docstring above.
     config = ml_collections.ConfigDict()
     config.instances = ml_collections.ConfigDict(
         {
@@ -102,8 +111,9 @@ def _cpu() -> ml_collections.ConfigDict:
     config.learners = ml_collections.ConfigDict(
         {
             "sgd": dict(
-                # online: budget / batch_size Adam steps on fresh rows, a warmup-cosine schedule
-                # and the logistic loss; chosen on the F3 n=32 dictator control (docstring)
+                # online: budget / batch_size Adam steps on fresh rows, a warmup-cosine schedule;
+                # depth and width chosen by hand on the F3 n=32 dictator control, the learning
+                # rate and the loss by the tuning protocol (docstring)
                 kwargs=dict(
                     depth=3,
                     width=256,
@@ -114,12 +124,16 @@ def _cpu() -> ml_collections.ConfigDict:
                     batch_size=1024,
                     log_every=100,
                 ),
+                tuning=dict(space=SGD_SPACE, budget=100_000),
                 blocks=generic + hard,
                 budgets=[10_000, 100_000, 1_000_000],
                 instance_seeds=3,
                 learner_seeds=1,
                 overrides={
-                    "f3_tsa": dict(budgets=[10_000, 100_000, 1_000_000, 4_000_000]),
+                    "f3_tsa": dict(
+                        budgets=[100_000, 1_000_000, 4_000_000],
+                        tuning=dict(space=SGD_SPACE, budget=400_000),
+                    ),
                     "f6": dict(
                         kwargs=dict(
                             depth=1,
@@ -131,6 +145,9 @@ def _cpu() -> ml_collections.ConfigDict:
                             steps=2000,
                             regime="finite",
                         ),
+                        tuning=dict(
+                            space=dict(learning_rate=SGD_SPACE["learning_rate"]), budget=20000
+                        ),
                         budgets=[2000, 20000],
                         instance_seeds=5,
                         learner_seeds=3,
@@ -140,22 +157,17 @@ def _cpu() -> ml_collections.ConfigDict:
             ),
             "tensor": dict(
                 kwargs=dict(m_max=16, starts=6, lm_rows=4000),
-                blocks=generic + hard,
-                # on the PRG blocks (no rank-m structure to recover) one moment-method start,
-                # 20 LM steps on 2000 rows, one learner seed: its cost there is the streamed
-                # passes that re-draw the rows (about 2.5 s a run at 2e4 on F3 n=32, 14 s at
-                # n=128)
+                # F6, and the PRG blocks at 2e4 with one start, 20 LM steps on 2000 rows and one
+                # learner seed: its cost there is compilation (about 15 s a cell) and the
+                # streamed passes that re-draw the rows; on the hard tier only in :gpu
+                blocks=generic,
                 overrides={
-                    b: dict(kwargs=dict(starts=1, lm_rows=2000, lm_steps=20), learner_seeds=1)
-                    for b in generic[1:]
-                }
-                | {
                     b: dict(
                         kwargs=dict(starts=1, lm_rows=2000, lm_steps=20),
-                        budgets=[5000],
-                        **hard_runs,
+                        budgets=[20000],
+                        learner_seeds=1,
                     )
-                    for b in hard
+                    for b in generic[1:]
                 },
             ),
             "kernel": dict(
@@ -167,7 +179,7 @@ def _cpu() -> ml_collections.ConfigDict:
             "poly": dict(
                 kwargs=dict(degree=2),
                 blocks=generic + hard,
-                overrides={b: dict(budgets=[20000], **hard_runs) for b in hard},
+                overrides={b: dict(budgets=[5000], **hard_runs) for b in hard},
             ),
             "brute_force": dict(
                 blocks=["f1_tsa", "f3_small", "f4_small"],
@@ -190,6 +202,7 @@ def _cpu() -> ml_collections.ConfigDict:
             "trivial": dict(variants=["main"], budgets=[1000], **controls),
         }
     )
+    config.tuning = dict(trials=4)
     config.budgets = [2000, 20000]
     config.test_size = 4096
     config.instance_seeds = 5
@@ -198,6 +211,7 @@ def _cpu() -> ml_collections.ConfigDict:
 
 
 def _gpu() -> ml_collections.ConfigDict:
+    # Long: one config literal, read top to bottom like the module docstring.
     config = ml_collections.ConfigDict()
     config.instances = ml_collections.ConfigDict(
         {
@@ -226,6 +240,7 @@ def _gpu() -> ml_collections.ConfigDict:
                     batch_size=1024,
                     log_every=500,  # online (the default): budget / 1024 steps on fresh rows
                 ),
+                tuning=dict(space=SGD_SPACE, budget=1_000_000),
                 blocks=generic,
                 budgets=[100_000, 1_000_000, 10_000_000],
             ),
@@ -252,6 +267,7 @@ def _gpu() -> ml_collections.ConfigDict:
             "trivial": dict(budgets=[10_000], **controls),
         }
     )
+    config.tuning = dict(trials=8)
     config.budgets = [100_000, 1_000_000]
     config.test_size = 16384
     config.instance_seeds = 10
@@ -275,6 +291,8 @@ def _rehearsal() -> ml_collections.ConfigDict:
         learner.budgets = [max(64, min(learner.get("budgets", config.budgets)) // 1000)]
         learner.learner_seeds = 1
     config.learners.sgd.kwargs.update(batch_size=64, log_every=10)
+    config.learners.sgd.tuning.budget = 64
+    config.tuning.trials = 2
     config.learners.tensor.kwargs.update(m_max=4, starts=1, lm_steps=5, lm_rows=256)
     config.learners.kernel.kwargs.update(landmarks=32)
     config.learners.poly.kwargs.update(degree=1)

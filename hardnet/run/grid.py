@@ -49,13 +49,14 @@ absence of keywords are checked here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hardnet import instances, learners
 from hardnet.core.base import Instance, Learner, Params
+from hardnet.run import tuning
 from hardnet.run.grid_checks import (
     LearnerCheck,
     LearnerEntry,
@@ -70,8 +71,7 @@ from hardnet.run.grid_checks import (
     plain,
     slug,
 )
-
-BLOCK_KEYS = {"family", "fixed", "sweep", "null_control", "dictator_control", "test_size"}
+from hardnet.run.points import GridPoint, grid_points
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +96,7 @@ class Cell:
     test_size: int
     instance_seeds: tuple[int, ...]
     learner_seeds: tuple[int, ...]
+    tuning: Mapping[str, Any] | None = dataclasses.field(default=None, hash=False)
 
     def make_instance(self) -> Instance:
         return instances.make(self.family, **self.instance_kwargs)
@@ -135,7 +136,14 @@ class Cell:
         out["learner_kwargs"] = dict(self.learner_kwargs)
         out["instance_seeds"] = list(self.instance_seeds)
         out["learner_seeds"] = list(self.learner_seeds)
+        if self.tuning is None:  # untuned cells keep the fields (and ids) they always had
+            del out["tuning"]
         return out
+
+    @property
+    def split(self) -> str:
+        """ "validation" for a tuning trial (scored on a validation stream), else "test"."""
+        return (self.tuning or {}).get("split", "test")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,87 +161,24 @@ class Skip:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
+    """The cells to run (tuning trials included), the skipped combinations, and the frozen runs
+    of tuned entries that wait for their trials (`tuning.frozen_cells`)."""
+
     cells: tuple[Cell, ...]
     skipped: tuple[Skip, ...]
+    pending: tuple[tuning.Pending, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------
 # Expansion
 
 
-def _sweep_points(path: str, block: dict[str, Any]) -> list[dict[str, Any]]:
-    """The keyword arguments of every sweep point of a block (product over sorted keys)."""
-    fixed = check_mapping(f"{path}.fixed", block.get("fixed"))
-    sweep = check_mapping(f"{path}.sweep", block.get("sweep"))
-    for key, values in sweep.items():
-        if not isinstance(values, list) or not values:
-            fail(f"{path}.sweep.{key}", f"must be a non-empty list, got {values!r}")
-        if key in fixed:
-            fail(f"{path}.sweep.{key}", "is also in fixed")
-    keys = sorted(sweep)
-    return [
-        {**fixed, **dict(zip(keys, values, strict=True))}
-        for values in itertools.product(*(sweep[k] for k in keys))
-    ]
-
-
-def _variants(
-    path: str, block: dict[str, Any], kwargs: dict[str, Any], inst: Instance
-) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    prg = instances.kind(block["family"]) == "prg"
-    for flag, variant in (("null_control", "null"), ("dictator_control", "dictator")):
-        value = block.get(flag, False)
-        if not isinstance(value, bool):
-            fail(f"{path}.{flag}", f"must be a bool, got {value!r}")
-        if not value:
-            continue
-        if not prg:
-            fail(f"{path}.{flag}", f"applies to PRG families only, not {block['family']}")
-        if variant == "null":
-            out.append((variant, {**kwargs, "null": True}))
-        else:
-            out.append(
-                (variant, {**kwargs, "predicate": "dictator", "k": inst.encoding.predicate.k})
-            )
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class _Point:
-    """One instance of the grid: a sweep point of a block, main or a control variant."""
-
-    block: str
-    variant: str
-    inst: Instance
-    test_size: int
-
-
-def _points(blocks: dict[str, Any], test_size: int) -> list[_Point]:
-    """Every sweep point of every block, main and control variants, validated."""
-    points = []
-    for bname in sorted(blocks):
-        path = f"config.instances.{bname}"
-        block = check_mapping(path, blocks[bname], BLOCK_KEYS)
-        family = block.get("family")
-        if family not in instances.families():
-            known = ", ".join(instances.families())
-            fail(f"{path}.family", f"unknown family {family!r}; known: {known}")
-        size = check_positive_int(f"{path}.test_size", block.get("test_size", test_size))
-        for kwargs in _sweep_points(path, block):
-            inst = _make_instance(path, family, kwargs)
-            points.append(_Point(bname, "main", inst, size))
-            for variant, vkwargs in _variants(path, block, kwargs, inst):
-                vinst = _make_instance(f"{path} ({variant})", family, vkwargs)
-                points.append(_Point(bname, variant, vinst, size))
-    return points
-
-
-def _settings(entry: LearnerEntry, point: _Point, defaults: dict) -> tuple[str, dict, dict]:
+def _settings(entry: LearnerEntry, point: GridPoint, defaults: dict) -> tuple[str, dict, dict]:
     """(config path, learner keywords, budgets and seeds) of an entry on one instance: the
     entry's own values, then its override for the family, then for the block (the block wins)."""
     kwargs = check_mapping(f"{entry.path}.kwargs", entry.spec.get("kwargs"))
     fields = {k: entry.spec.get(k) for k in ("budgets", "instance_seeds", "learner_seeds")}
+    fields["tuning"] = entry.spec.get("tuning")
     opath = entry.path
     for key in (point.inst.family, point.block):
         if key in entry.overrides:
@@ -247,6 +192,7 @@ def _settings(entry: LearnerEntry, point: _Point, defaults: dict) -> tuple[str, 
     for name in ("instance_seeds", "learner_seeds"):
         if fields[name] is not None:
             out[name] = check_seeds(f"{opath}.{name}", fields[name])
+    out["tuning"] = fields["tuning"]  # None: not tuned here
     return opath, kwargs, out
 
 
@@ -267,11 +213,12 @@ def plan(config: Any) -> Plan:
         "learner_seeds": check_seeds("config.learner_seeds", cfg.get("learner_seeds")),
     }
     test_size = check_positive_int("config.test_size", cfg.get("test_size"))
-    points, resolved = _points(blocks, test_size), learner_entries(entries, blocks)
+    points, resolved = grid_points(blocks, test_size), learner_entries(entries, blocks)
 
+    trials = tuning.check_trials(cfg.get("tuning"))
     check = LearnerCheck()
     cells: dict[str, Cell] = {}
-    skipped = []
+    skipped, tuned = [], {}
     for point in points:
         inst = point.inst
         for entry in resolved:
@@ -285,24 +232,53 @@ def plan(config: Any) -> Plan:
                          entry.learner, reason)
                 )  # fmt: skip
                 continue
-            seeds = (settings["instance_seeds"], settings["learner_seeds"])
-            for budget in settings["budgets"]:
-                cell = _cell(
-                    point.block, point.variant, inst, entry.name, entry.learner, kwargs, budget,
-                    point.test_size, *seeds,
-                )  # fmt: skip
+            make = functools.partial(_cells_of, point, entry, kwargs, settings)
+            if settings["tuning"] is not None:  # run after its trials (run/tuning.py)
+                key = (entry.name, point.block, str(point.sweep))
+                member = tuning.Member(point, opath, kwargs, settings["tuning"], make)
+                tuned.setdefault(key, []).append(member)
+                continue
+            for cell in make():
                 cells.setdefault(cell.cell_id.rsplit("-", 1)[1], cell)
+    pending = []
+    for key, members in tuned.items():
+        entry = next(e for e in resolved if e.name == key[0])
+        trial_cells, waiting = tuning.plan_group(key, entry, members, trials, check)
+        for cell in trial_cells:
+            cells.setdefault(cell.cell_id.rsplit("-", 1)[1], cell)
+        pending.append(waiting)
     if not cells:
         fail("config", "empty grid: no (instance, learner, budget) cell applies")
-    return Plan(tuple(cells.values()), tuple(skipped))
+    return Plan(tuple(cells.values()), tuple(skipped), tuple(pending))
 
 
-def _make_instance(path: str, family: str, kwargs: dict[str, Any]) -> Instance:
-    try:
-        return instances.make(family, **kwargs)
-    except ValueError as e:
-        fail(f"{path} ({family} with {canonical(kwargs)})", e)
-        raise  # unreachable
+def _cells_of(
+    point: GridPoint,
+    entry: LearnerEntry,
+    kwargs: dict[str, Any],
+    settings: dict[str, Any],
+    extra: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
+    budgets: Sequence[int] | None = None,
+) -> list[Cell]:
+    """The cells of an entry on one grid point: one per budget (the entry's, or `budgets`), with
+    the keywords `extra` (a tuning point) over the entry's and the tuning record `info`."""
+    return [
+        _cell(
+            point.block,
+            point.variant,
+            point.inst,
+            entry.name,
+            entry.learner,
+            {**kwargs, **(extra or {})},
+            budget,
+            point.test_size,
+            settings["instance_seeds"],
+            settings["learner_seeds"],
+            info,
+        )
+        for budget in (settings["budgets"] if budgets is None else budgets)
+    ]
 
 
 def _cell(
@@ -316,6 +292,7 @@ def _cell(
     test_size: int,
     instance_seeds: tuple[int, ...],
     learner_seeds: tuple[int, ...],
+    tuning_info: Mapping[str, Any] | None = None,
 ) -> Cell:
     inst_config = plain(dict(inst.config))
     content = {
@@ -328,6 +305,8 @@ def _cell(
         "instance_seeds": list(instance_seeds),
         "learner_seeds": list(learner_seeds),
     }
+    if tuning_info is not None:
+        content["tuning"] = plain(dict(tuning_info))
     digest = hashlib.sha256(canonical(content).encode()).hexdigest()[:12]
     parts = [block, variant] if variant != "main" else [block]
     if inst.encoding is not None:
@@ -347,6 +326,7 @@ def _cell(
         test_size=test_size,
         instance_seeds=instance_seeds,
         learner_seeds=learner_seeds,
+        tuning=None if tuning_info is None else plain(dict(tuning_info)),
     )
 
 

@@ -28,8 +28,9 @@ ENTRY_KEYS = {
     "instance_seeds",
     "learner_seeds",
     "overrides",
+    "tuning",
 }
-OVERRIDE_KEYS = {"kwargs", "budgets", "instance_seeds", "learner_seeds"}
+OVERRIDE_KEYS = {"kwargs", "budgets", "instance_seeds", "learner_seeds", "tuning"}
 
 
 def fail(path: str, message: Any) -> None:

@@ -8,6 +8,7 @@ derived from the run seed `seed_base`:
     params_i  = inst.init(fold_in(k_i, 0))
     train_i   = inst.sample(params_i, fold_in(k_i, 1), cell.budget)      # training rows
     test_i    = inst.sample(params_i, fold_in(k_i, 2), cell.test_size)   # disjoint stream
+    valid_i   = inst.sample(params_i, fold_in(k_i, 4), cell.test_size)   # tuning trials
     key_ij    = fold_in(fold_in(k_i, 3), j)            # learner seed j
     k_trivial = fold_in(root, 1)                       # the trivial predictor (seed-agnostic)
 
@@ -82,9 +83,10 @@ SAMPLE_CHUNK = 8192  # rows per sampler call when a program draws a training set
 
 
 def keys_for(seed_base: int, instance_seed: int) -> dict[str, Array]:
-    """The keys of one instance seed (module docstring): init, train, test."""
+    """The keys of one instance seed (module docstring): init, train, test, validation."""
     k_i = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed_base), 0), instance_seed)
-    return {name: jax.random.fold_in(k_i, t) for t, name in enumerate(("init", "train", "test"))}
+    names = {"init": 0, "train": 1, "test": 2, "validation": 4}  # 3: the learner seeds
+    return {name: jax.random.fold_in(k_i, t) for name, t in names.items()}
 
 
 def learner_key(seed_base: int, instance_seed: int, learner_seed: int) -> Array:
@@ -106,7 +108,7 @@ def _data(
         lambda: jax.jit(jax.vmap(lambda p, k: inst.sample(p, k, num))),
     )
     params = init(stack("init"))
-    return params, stack("train"), sampler(params, stack("test"))
+    return params, stack("train"), sampler(params, stack(cell.split))
 
 
 def _monitor(teacher: Array | None, x_test: Array, y_test: Array) -> Callable:
@@ -267,7 +269,7 @@ def _trivial_predictions(
         key = jax.random.fold_in(jax.random.key(seed_base), 1)
         return np.asarray(jax.jit(predict)(key, x_test))
 
-    key = ("baseline", inst.id, seed_base, tuple(cell.instance_seeds), cell.test_size)
+    key = ("baseline", inst.id, seed_base, tuple(cell.instance_seeds), cell.test_size, cell.split)
     return caches.get(key, compute)
 
 
