@@ -108,17 +108,19 @@ class Cell:
     def facts(self, instance: Instance | None = None) -> dict[str, Any]:
         """What the cell's pieces say of themselves, for its rows (`core.rows.Row`): the
         learner's and the family's registry kinds, and the instance's exact informative
-        fraction (None where the instance cannot be built)."""
-        fraction = None
-        try:
-            inst = self.make_instance() if instance is None else instance
-            fraction = float(inst.informative_fraction)
-        except ValueError:
-            pass
+        fraction; None for what cannot be looked up (a failed cell's rows are written anyway)."""
+
+        def attempt(get: Any) -> Any:
+            try:
+                return get()
+            except ValueError:
+                return None
+
+        inst = instance if instance is not None else attempt(self.make_instance)
         return {
-            "learner_kind": learners.entry(self.learner).kind,
-            "family_kind": instances.kind(self.family),
-            "informative_fraction": fraction,
+            "learner_kind": attempt(lambda: learners.entry(self.learner).kind),
+            "family_kind": attempt(lambda: instances.kind(self.family)),
+            "informative_fraction": None if inst is None else float(inst.informative_fraction),
         }
 
     @property
