@@ -33,9 +33,9 @@ Commands:
   informative rows, 2 instance seeds, acc01 at 1e6 / 4e6 samples): depth 2, width 256, Adam
   1e-3, square loss 0.63 / 0.77; + warmup-cosine 0.62 / 0.71; + logistic loss 0.70 / 0.79; Adam
   3e-3 with warmup-cosine 0.65 / 0.81; depth 3, Adam 3e-3, warmup-cosine, logistic 0.85 / 0.91.
-- Expected runtime: about 20 minutes on 2 CPU cores with nothing else running (measured by
-  `scripts/bench`, install included; the README gives the figure), over the 15 minutes aimed
-  at: the 4e6-sample cells and their exact fresh-hyperedge passes dominate. XLA's CPU thread pool
+- Measured runtime: 26 min 27 s on 2 CPU cores with nothing else running (`scripts/bench` on a
+  fresh clone, install included; 140 cells, then 26 frozen after the tuning trials), over the
+  15 minutes aimed at: the 4e6-sample cells and their exact fresh-hyperedge passes dominate. XLA's CPU thread pool
   slows down many times over when the cores are shared with other busy processes: measure it alone.
 
 `:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
