@@ -35,8 +35,9 @@ Commands:
   3e-3 with warmup-cosine 0.65 / 0.81; depth 3, Adam 3e-3, warmup-cosine, logistic 0.85 / 0.91.
 - Measured runtime: 26 min 27 s on 2 CPU cores with nothing else running (`scripts/bench` on a
   fresh clone, install included; 140 cells, then 26 frozen after the tuning trials), over the
-  15 minutes aimed at: the 4e6-sample cells and their exact fresh-hyperedge passes dominate. XLA's CPU thread pool
-  slows down many times over when the cores are shared with other busy processes: measure it alone.
+  15 minutes aimed at: the 4e6-sample cells and their exact fresh-hyperedge passes dominate.
+  XLA's CPU thread pool slows down many times over when the cores are shared with other busy
+  processes: measure it alone.
 
 `:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
