@@ -2,8 +2,8 @@
 
 Expected (docs/metrics.md, "Expected picture"):
 - F6 easy depth-2: `tensor` and `sgd` learned; `kernel` and `poly` partly.
-- F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: generic learners at trivial (the `adv`
-  interval includes 0) and no PRG-vs-null gap.
+- F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: generic learners at chance and no
+  PRG-vs-null gap.
 - `brute_force` learned at n ≤ 20 from a few hundred samples; `gf2` learned on `tsa` at n ≤ 64
   beyond about n²/2 informative samples, and on `xor`; neither on the null.
 - `dictator` controls: generic learners learned or weakly learned.
