@@ -95,9 +95,9 @@ def _frontier_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return markdown_table(header, body, "lllrlrr")
 
 
-def _verdict_table(summary: Sequence[Mapping[str, Any]]) -> str:
+def _verdict_table(judged: Sequence[Mapping[str, Any]]) -> str:
     rows = []
-    for v in verdict.verdicts(summary):
+    for v in judged:
         acc = lambda g: "" if g is None else f"{g['acc01'][0]:.2f} @{g['budget']:,}"
         gap = "" if not math.isfinite(v["gap"]) else f"{v['gap']:.3f} (p {v['p']:.3g})"
         rows.append((v["setup"], v["family"], v["entry"], acc(v["prg"]), acc(v["null"]),
@@ -176,11 +176,12 @@ def render(
         parts += [f"![headline](plots/{figures_['headline'].name})", ""]
     parts += [f"![{p.stem}](plots/{p.name})" for p in figures_.get("samples", ())]
     parts += ["", "## Verdict", ""]
-    paragraphs = verdict.paragraphs(summary)
+    judged = verdict.verdicts(summary)  # once: the paragraphs and the table share it
+    paragraphs = verdict.paragraphs(summary, judged)
     parts += (
         [f"{x}\n" for x in paragraphs] if paragraphs else ["No PRG family in these results.", ""]
     )
-    parts += ["", _verdict_table(summary), "", "## Deviations from the expected picture", ""]
+    parts += ["", _verdict_table(judged), "", "## Deviations from the expected picture", ""]
     parts += [f"- {d}" for d in devs] if devs else ["None: the results match docs/metrics.md."]
     parts += [
         "",

@@ -145,10 +145,13 @@ def _acc(g: Group | None) -> str:
     return "—" if g is None else f"acc01 {g['acc01'][0]:.2f} at {g['budget']:,}"
 
 
-def paragraphs(summary: Sequence[Group]) -> list[str]:
-    """The verdict in words: one paragraph per setup."""
+def paragraphs(
+    summary: Sequence[Group], judged: Sequence[Mapping[str, Any]] | None = None
+) -> list[str]:
+    """The verdict in words: one paragraph per setup (`judged`: `verdicts(summary)`, when the
+    caller already has it; each verdict runs permutation tests)."""
     by_setup: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for v in verdicts(summary):
+    for v in verdicts(summary) if judged is None else judged:
         by_setup[f"{v['setup']} ({v['family']})"].append(v)
     out = []
     for setup, vs in by_setup.items():

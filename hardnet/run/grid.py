@@ -56,11 +56,11 @@ from typing import Any
 
 from hardnet import instances, learners
 from hardnet.core.base import Instance, Learner, Params
+from hardnet.core.textio import canonical, slug
 from hardnet.run import tuning
 from hardnet.run.grid_checks import (
     LearnerCheck,
     LearnerEntry,
-    canonical,
     check_budgets,
     check_mapping,
     check_positive_int,
@@ -69,7 +69,6 @@ from hardnet.run.grid_checks import (
     learner_entries,
     make_learner,
     plain,
-    slug,
 )
 from hardnet.run.points import GridPoint, grid_points
 

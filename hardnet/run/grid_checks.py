@@ -14,9 +14,7 @@ from typing import Any
 
 from hardnet import instances, learners
 from hardnet.core.base import Instance, Learner, Params
-from hardnet.core.textio import canonical, slug
-
-__all__ = ["canonical", "slug"]  # re-exported for grid.py
+from hardnet.core.textio import canonical
 
 VARIANTS = ("main", "null", "dictator")
 ENTRY_KEYS = {

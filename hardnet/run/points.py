@@ -9,7 +9,8 @@ from typing import Any
 
 from hardnet import instances
 from hardnet.core.base import Instance
-from hardnet.run.grid_checks import canonical, check_mapping, check_positive_int, fail
+from hardnet.core.textio import canonical
+from hardnet.run.grid_checks import check_mapping, check_positive_int, fail
 
 BLOCK_KEYS = {"family", "fixed", "sweep", "null_control", "dictator_control", "test_size"}
 
