@@ -38,6 +38,17 @@ def test_chunked_equals_one_shot(instance, total, chunk):
     _assert_tree_equal(_concat(batches), instance.sample(params, key, total))
 
 
+@pytest.mark.parametrize("family", ["prg_boolean", "prg_gauss3_smoothed"])
+def test_stream_meta_equals_the_meta_of_stream(family):
+    inst = make(family, n=8) if family == "prg_boolean" else make(family, n=16, predicate="tsa")
+    params = inst.init(jax.random.key(0))
+    key, fields = jax.random.key(1), ("hyperedge_hash", "informative")
+    metas = list(streaming.stream_meta(inst, params, key, 10, 4, fields))
+    assert [sorted(m) for m in metas] == [sorted(fields)] * 3
+    full = _concat(list(streaming.stream(inst, params, key, 10, 4)))[2]
+    _assert_tree_equal(_concat(metas), {name: full[name] for name in fields})
+
+
 def test_stream_compiles_at_most_twice(instance):
     traces = []
 

@@ -36,6 +36,18 @@ def _sampler(sample: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
+def _meta_sampler(sample: Any, fields: tuple[str, ...]) -> Any:
+    """`sample` reduced to the `meta` entries `fields`, jitted like `_sampler`: XLA drops every
+    computation those entries do not depend on (typically the teacher's forward pass)."""
+
+    def run(params, key, num, start):
+        _, _, meta = sample(params, key, num, start)
+        return {name: meta[name] for name in fields}
+
+    return jax.jit(run, static_argnums=2)
+
+
+@functools.lru_cache(maxsize=64)
 def _seed_sampler(sample: Any) -> Any:
     """`sample` vmapped over (params, key) with a leading seed axis, jitted like `_sampler`."""
 
@@ -87,6 +99,20 @@ def stream(
     """
     chunks = _chunks(total, chunk)
     sampler = _sampler(instance.sample)
+    return (sampler(params, key, num, np.uint32(start)) for start, num in chunks)
+
+
+def stream_meta(
+    instance: Instance, params: Params, key: Array, total: int, chunk: int, fields: tuple[str, ...]
+) -> Iterator[Meta]:
+    """The `meta` entries `fields` of `stream(instance, params, key, total, chunk)`, chunk by
+    chunk, without computing what they do not need (e.g. the labels).
+
+    Raises ValueError on bad `total` or `chunk` before anything is compiled, and KeyError on a
+    field the instance's meta lacks when the first chunk is traced.
+    """
+    chunks = _chunks(total, chunk)
+    sampler = _meta_sampler(instance.sample, tuple(fields))
     return (sampler(params, key, num, np.uint32(start)) for start, num in chunks)
 
 

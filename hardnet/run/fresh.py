@@ -17,7 +17,7 @@ from hardnet.core.base import Array, Instance, Params
 from hardnet.run.caches import Caches
 
 MEAN_ROWS = 8192  # training rows whose mean label is the constant of adv_mean
-STATS_CHUNK = 8192  # rows per chunk of the fresh-hyperedge pass over the training stream
+STATS_CHUNK = 65536  # rows per chunk of the fresh-hyperedge pass over the training stream
 FRESH_BOUND = 1e-6  # below this expected count of seen test hyperedges, the pass is skipped
 
 
@@ -33,9 +33,11 @@ def train_stats(
 
     `fresh_check` "exact": the informative training rows' hyperedge hashes are streamed in chunks
     of `STATS_CHUNK` rows and looked up in the test hashes (host-side set membership; memory
-    O(chunk + test)). "bound": when the expected number of informative test rows whose hyperedge
-    occurs among the training rows, `fresh_bound = (informative test rows) · budget / (n)_k`, is
-    below `FRESH_BOUND`, the pass is skipped and every informative test row counts as fresh."""
+    O(chunk + test)). Only those meta entries are computed (`streaming.stream_meta`): the rows
+    training saw, without the teacher's forward pass. "bound": when the expected number of
+    informative test rows whose hyperedge occurs among the training rows, `fresh_bound =
+    (informative test rows) · budget / (n)_k`, is below `FRESH_BOUND`, the pass is skipped and
+    every informative test row counts as fresh."""
     inf_test = np.asarray(test_meta["informative"])
     h_test = np.asarray(test_meta["hyperedge_hash"])
     k = int(np.asarray(test_meta["hyperedge"]).shape[-1])
@@ -45,24 +47,17 @@ def train_stats(
 
     head = min(budget, MEAN_ROWS)
 
-    def y_mean(labels: list[np.ndarray]) -> float:
-        return float(np.mean(np.concatenate(labels).astype(np.float64)[:head]))
-
     def compute() -> dict[str, Any]:
+        _, y, _ = next(streaming.stream(inst, params, k_train, head, head))
+        stats = {"y_mean": float(np.mean(np.asarray(y, np.float64)))}
         if bound < FRESH_BOUND:
-            _, y, _ = next(streaming.stream(inst, params, k_train, head, head))
-            return {"y_mean": y_mean([np.asarray(y)]), "fresh": inf_test,
-                    "fresh_check": "bound", "fresh_bound": bound}  # fmt: skip
-        seen, labels, drawn = np.zeros(inf_test.shape, bool), [], 0
-        test64 = metrics.hash64(h_test)
-        for _, y, meta in streaming.stream(inst, params, k_train, budget, STATS_CHUNK):
-            if drawn < head:  # the mean label's rows come from this same pass
-                labels.append(np.asarray(y))
-                drawn += len(labels[-1])
+            return {**stats, "fresh": inf_test, "fresh_check": "bound", "fresh_bound": bound}
+        seen, test64 = np.zeros(inf_test.shape, bool), metrics.hash64(h_test)
+        fields = ("hyperedge_hash", "informative")
+        for meta in streaming.stream_meta(inst, params, k_train, budget, STATS_CHUNK, fields):
             inf = np.asarray(meta["informative"])
             seen |= np.isin(test64, metrics.hash64(np.asarray(meta["hyperedge_hash"])[inf]))
-        return {"y_mean": y_mean(labels), "fresh": inf_test & ~seen,
-                "fresh_check": "exact", "fresh_bound": None}  # fmt: skip
+        return {**stats, "fresh": inf_test & ~seen, "fresh_check": "exact", "fresh_bound": None}
 
     return caches.get(cache_key, compute)
 
