@@ -40,6 +40,25 @@ def test_verdicts_need_a_learned_dictator_control():
     assert "**Separated the PRG from chance**: `poly`" in text
 
 
+def test_one_seed_above_every_null_run_is_reported_not_averaged_away():
+    """One run of many far above chance on the PRG: the mean is not significant, the verdict is
+    "some seeds"; a run above chance but not above the null's runs is not enough."""
+    one_high = lambda t: 0.74 if t == 2 else 0.5
+    rows = (
+        _rows("sgd", adv=lambda t: 0.33 if t == 2 else -0.05, acc01=one_high)
+        + _rows("sgd", null=True, adv=lambda t: -0.05, acc01=_noise(0.01, 0.5, 2))
+        + _rows("sgd", predicate="dictator", adv=lambda t: 0.8, acc01=lambda t: 0.95)
+        + _setup("kernel", _noise(0.02), lambda t: 0.95, null_adv=lambda t: 0.1)
+    )
+    summary = report.summarize(rows)
+    by = {v["entry"]: v for v in verdict.verdicts(summary)}
+    assert by["sgd"]["verdict"] == "some seeds" and not by["sgd"]["significant"]
+    assert by["sgd"]["above"] == [(0.74, 0.33)]
+    assert by["kernel"]["verdict"] == "consistent" and by["kernel"]["above"] == []
+    (text,) = verdict.paragraphs(summary)
+    assert "**Above chance on some seeds**: `sgd`" in text and "1 of " in text
+
+
 def test_dictator_gaps_pair_same_budget():
     summary = report.summarize(_setup("sgd", _noise(0.02), lambda t: 0.95))
     (gap,) = verdict.dictator_gaps(summary)

@@ -13,6 +13,9 @@ hyperedges and encoding, predicate `P(s_S) = s_{S_1}`, learnable by design).
     its null at chance: "consistent with hardness at these budgets";
   - `inconclusive`: the dictator control not learned at the budgets run, so a failure on the PRG
     says nothing about the PRG;
+  - `some seeds`: neither of the above on the mean over seeds, but some runs on the PRG are
+    above chance (`adv ≥ WEAK_ADV`) and above every run on its null (`above_null`): a
+    seed-dependent finding that the mean hides;
   - `control`: a structure-aware control or reference (brute force, GF(2), oracle): learned or
     not on the PRG, the proof that the information is in the samples.
 - `paragraphs`: the verdict in words, one paragraph per setup.
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from hardnet.analysis import stats
-from hardnet.analysis.summary import GAP_MIN, GAP_P
+from hardnet.analysis.summary import GAP_MIN, GAP_P, WEAK_ADV
 
 LEARNED_ACC = 0.9  # a dictator control counts as learned from this 0-1 accuracy on
 GOOD = ("learned", "weakly")
@@ -109,6 +112,21 @@ def _gap_significant(prg: Group | None, null: Group | None) -> tuple[bool, float
     return bool(p < GAP_P and gap > GAP_MIN), gap, p
 
 
+def above_null(prg: Group | None, null: Group | None) -> list[tuple[float, float]]:
+    """`(acc01, adv)` of the PRG runs with `adv ≥ WEAK_ADV` whose acc01 exceeds every run of the
+    null at the same budget (the null sets the learner's own scale of chance)."""
+    if (
+        prg is None
+        or null is None
+        or prg["budget"] != null["budget"]
+        or not null["acc01_values"].size
+    ):
+        return []
+    ceiling = float(np.max(null["acc01_values"]))
+    pairs = zip(prg["acc01_values"], prg["adv_values"], strict=True)
+    return [(float(a), float(v)) for a, v in pairs if v >= WEAK_ADV and a > ceiling]
+
+
 def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
     """One verdict per (setup, learner entry) (module docstring), judged at the largest budget
     run on each variant."""
@@ -127,6 +145,8 @@ def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
                 verdict = "control"
             elif (prg is not None and prg["status"] in GOOD) or significant:
                 verdict = "broken"
+            elif above_null(prg, null):
+                verdict = "some seeds"
             elif _dictator_learned(dic):
                 verdict = "consistent"
             else:
@@ -136,7 +156,7 @@ def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
                 "verdict": verdict, "prg": prg, "null": null, "dictator": dic,
                 "dictator_from": None if first_dic is None else first_dic["budget"],
                 "prg_from": None if first_prg is None else first_prg["budget"],
-                "gap": gap, "p": p, "significant": significant,
+                "gap": gap, "p": p, "significant": significant, "above": above_null(prg, null),
             })  # fmt: skip
     return out
 
@@ -182,6 +202,16 @@ def paragraphs(
             parts.append(
                 f"**Separated the PRG from chance**: {', '.join(who)}; a finding to examine, "
                 "not a tuning artefact."
+            )
+        for v in by["some seeds"]:
+            runs = ", ".join(f"acc01 {a:.2f} (adv {d:.2f})" for a, d in v["above"])
+            ceiling = float(np.max(v["null"]["acc01_values"]))
+            parts.append(
+                f"**Above chance on some seeds**: `{v['entry']}` at {v['prg']['budget']:,} "
+                f"samples, {len(v['above'])} of {v['prg']['acc01_values'].size} runs on the PRG "
+                f"({runs}) above every run on its null (acc01 at most {ceiling:.2f}); the mean "
+                f"over seeds is {v['prg']['acc01'][0]:.2f} (PRG−null p {v['p']:.3g}). A "
+                "seed-dependent finding to examine, not a tuning artefact."
             )
         if by["consistent"]:
             who = ", ".join(f"`{v['entry']}`" for v in by["consistent"])

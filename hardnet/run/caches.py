@@ -8,12 +8,13 @@ from typing import Any
 
 
 class Caches:
-    """What a runner keeps between cells, bounded (least recently used entries go first):
-    jitted samplers per instance, the trivial baseline per (instance, seeds, test set), and the
-    training-stream statistics per (instance, seed, budget). Owned by whoever runs cells (the
-    worker process keeps one for its life); `run_cell` without one uses a fresh one."""
+    """What a runner keeps between cells, bounded (least recently used entries go first): the
+    instance per configuration, jitted samplers per instance, the trivial baseline per (instance,
+    seeds, test set), and the training-stream statistics per (instance, seed, budget). Owned by
+    whoever runs cells (the worker process keeps one for its life); `run_cell` without one uses
+    a fresh one."""
 
-    def __init__(self, max_entries: int = 32):
+    def __init__(self, max_entries: int = 64):
         self.max_entries = max_entries
         self._entries: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
 

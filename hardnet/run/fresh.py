@@ -22,10 +22,10 @@ FRESH_BOUND = 1e-6  # below this expected count of seen test hyperedges, the pas
 
 
 def _padded(rows: int) -> int:
-    """Rows drawn per chunk for a pass over `rows` rows: the next power of two, at least 1024 and
-    at most `STATS_CHUNK`, so that the budgets of a block share a few compiled samplers (the rows
-    past `rows` are drawn and dropped; row r depends only on its own key)."""
-    return min(STATS_CHUNK, max(1024, 1 << (rows - 1).bit_length()))
+    """Rows drawn for `rows` rows: the next power of two, at least 1024, so that the budgets of a
+    block share a few compiled samplers (the rows past `rows` are drawn and dropped; row r
+    depends only on its own key)."""
+    return max(1024, 1 << (rows - 1).bit_length())
 
 
 def _falling_factorial(n: int, k: int) -> float:
@@ -55,17 +55,26 @@ def train_stats(
     head = min(budget, MEAN_ROWS)
 
     def compute() -> dict[str, Any]:
-        _, y, _ = next(streaming.stream(inst, params, k_train, _padded(head), _padded(head)))
+        # where one chunk covers the budget, its one full sample serves both; else the labels
+        # come from the head and the hashes from the meta-only pass
+        single = bound >= FRESH_BOUND and budget <= STATS_CHUNK
+        num = _padded(budget if single else head)
+        _, y, meta = next(streaming.stream(inst, params, k_train, num, num))
         stats = {"y_mean": float(np.mean(np.asarray(y, np.float64)[:head]))}
         if bound < FRESH_BOUND:
             return {**stats, "fresh": inf_test, "fresh_check": "bound", "fresh_bound": bound}
         seen, test64 = np.zeros(inf_test.shape, bool), metrics.hash64(h_test)
-        chunk, fields = _padded(budget), ("hyperedge_hash", "informative")
+        chunk = num if single else min(STATS_CHUNK, _padded(budget))
+        fields = ("hyperedge_hash", "informative")
         padded = -(-budget // chunk) * chunk
-        metas = streaming.stream_meta(inst, params, k_train, padded, chunk, fields)
-        for start, meta in zip(range(0, padded, chunk), metas, strict=True):
-            inf = np.asarray(meta["informative"]) & (start + np.arange(chunk) < budget)
-            seen |= np.isin(test64, metrics.hash64(np.asarray(meta["hyperedge_hash"])[inf]))
+        metas = (
+            iter([meta])
+            if single
+            else streaming.stream_meta(inst, params, k_train, padded, chunk, fields)
+        )
+        for start, part in zip(range(0, padded, chunk), metas, strict=True):
+            inf = np.asarray(part["informative"]) & (start + np.arange(chunk) < budget)
+            seen |= np.isin(test64, metrics.hash64(np.asarray(part["hyperedge_hash"])[inf]))
         return {**stats, "fresh": inf_test & ~seen, "fresh_check": "exact", "fresh_bound": None}
 
     return caches.get(cache_key, compute)

@@ -72,6 +72,7 @@ from hardnet.analysis import metrics
 from hardnet.core.base import Array, Instance, Learner, Params
 from hardnet.core.rows import Row, error_reason, failed_rows, identity
 from hardnet.core.source import read_rows
+from hardnet.core.textio import canonical
 from hardnet.run import fresh
 from hardnet.run.caches import Caches
 from hardnet.run.grid import Cell
@@ -316,7 +317,11 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
     """Train and evaluate every (instance seed, learner seed) of `cell`; one row per run
     (`core.rows.Row`), scored by `metrics.score_run`."""
     caches = Caches() if caches is None else caches
-    inst = cell.make_instance()
+    # one Instance object per configuration: the jitted samplers keyed on its functions (the
+    # test set, the fresh-hyperedge pass) then compile once per block, not once per cell
+    inst = caches.get(
+        ("instance", cell.family, canonical(cell.instance_kwargs)), cell.make_instance
+    )
     facts = cell.facts(inst)
     params, k_train, test = _data(inst, cell, seed_base, caches)
     try:
