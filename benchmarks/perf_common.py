@@ -29,14 +29,14 @@ class Row:
     """One measurement against its peer.
 
     Attributes:
-      item: the issue's item, e.g. "1 sampling".
+      item: the item of perf.py, e.g. "1 sampling".
       what: what was measured, with its sizes.
       ratio: higher is better for hardnet (None when there is no peer number).
-      target: the rule, e.g. ">= 0.5"; "" when the issue sets none.
+      target: the rule, e.g. ">= 0.5"; "" where none is set.
       met: whether the target is met (None without a target).
       ours, unit: hardnet's absolute number and its unit.
       peer, peer_value: the peer's name and its number in the same unit.
-      note: how to read the row (sizes that differ from the issue's, caveats).
+      note: how to read the row (sizes, caveats).
     """
 
     item: str
@@ -114,6 +114,28 @@ def load_average() -> float | None:
         return None
 
 
+def void_if_loaded(head: dict[str, Any], rows: Sequence[Row]) -> list[Row]:
+    """Rows with every met/not met withdrawn (None, and the note says so) when a load sample in
+    `head["load_samples"]` exceeded the CPU count; sets `head["verdicts"]` either way."""
+    cores = head.get("cpu_count") or 1
+    loads = [x for x in head.get("load_samples", []) if x is not None]
+    peak = max(loads, default=None)
+    if peak is not None and peak <= cores:
+        head["verdicts"] = "valid"
+        return list(rows)
+    head["verdicts"] = (
+        "void: the load was not reported" if peak is None
+        else f"void: the 1-min load reached {peak:.2f} on {cores} CPUs"
+    )  # fmt: skip
+    out = []
+    for r in rows:
+        if r.met is not None:
+            note = f"{r.note}; " if r.note else ""
+            r = dataclasses.replace(r, met=None, note=f"{note}verdict void (load)")
+        out.append(r)
+    return out
+
+
 def header(mode: str) -> dict[str, Any]:
     """Device, versions, CPU count and load: the context every table is read in."""
     dev = jax.devices()[0]
@@ -154,6 +176,11 @@ def markdown(head: dict[str, Any], rows: Sequence[Row]) -> str:
         f"- mode: {head['mode']}; {head['date']}; git {head['git']}; 1-min load "
         f"{_fmt(head.get('load_start'))} at start, {_fmt(head.get('load_end'))} at end"
         + (f"; {head['wall_s']:.0f} s" if "wall_s" in head else ""),
+        *(
+            [f"- **verdicts {head['verdicts']}**"]
+            if head.get("verdicts", "valid") != "valid"
+            else []
+        ),
         "",
         "| item | measurement | ratio | target | met | ours | unit | peer | peer value | note |",
         "|---|---|---:|---|---|---:|---|---|---:|---|",

@@ -1,4 +1,4 @@
-"""Item 3 of issue 5: kernel ridge regression, exact against scikit-learn, Nyström-PCG scaling.
+"""Item 3: kernel ridge regression, exact against scikit-learn, Nyström-PCG scaling and its peer.
 
 Data: F6 (`easy_depth2`, d=16, m=8) rows, labels standardized; a held-out test set of
 `kernel_test` rows. RBF kernel `exp(−‖x−x'‖²/(2h²))` with a fixed bandwidth (median heuristic on
@@ -12,6 +12,13 @@ Data: F6 (`easy_depth2`, d=16, m=8) rows, labels standardized; a held-out test s
   the timed call excludes compilation. Targets: near-linear growth (exponent b of `t ∝ N^b`
   between the smallest and largest N at most 1.2) and ≤ 60 s at N = 2·10⁵; its test MSE is set
   against the exact solve at the exact N.
+- Nyström at N = `kernel_peer_n` (10⁵, where scikit-learn's exact solver no longer fits in
+  memory), against GPyTorch's SGPR: an `ExactGP` whose covariance is an `InducingPointKernel`
+  over the same RBF kernel (lengthscale h, no output scale) with M inducing points (the first M
+  training rows), Gaussian likelihood noise fixed to λN, no hyperparameter training, posterior
+  mean under `fast_pred_var`: the subset-of-regressors (Nyström) predictor, solved by GPyTorch's
+  low-rank-plus-diagonal algebra. Time (one call, float32) and test MSE side by side. The GPU
+  anchor for later: FALKON's published MSD figure (n = 4.6·10⁵, 62 s on a GPU).
 """
 
 from __future__ import annotations
@@ -45,6 +52,44 @@ def _bandwidth(x: np.ndarray) -> float:
     sub = x[:500]
     dist = np.sqrt(((sub[:, None] - sub[None]) ** 2).sum(-1))
     return float(np.median(dist[np.triu_indices(len(sub), 1)]))
+
+
+def gpytorch_sgpr(
+    x: np.ndarray, y: np.ndarray, x_test: np.ndarray, h: float, noise: float, m: int
+) -> tuple[float, np.ndarray] | None:
+    """(seconds, test predictions) of GPyTorch's SGPR posterior mean (module docstring); None
+    when gpytorch is not installed."""
+    try:
+        import gpytorch
+        import torch
+    except ImportError:
+        return None
+
+    class SGPR(gpytorch.models.ExactGP):
+        def __init__(self, xs, ys, likelihood):
+            super().__init__(xs, ys, likelihood)
+            self.mean_module = gpytorch.means.ZeroMean()
+            base = gpytorch.kernels.RBFKernel()
+            base.lengthscale = h
+            self.covar_module = gpytorch.kernels.InducingPointKernel(
+                base, inducing_points=xs[:m].clone(), likelihood=likelihood
+            )
+
+        def forward(self, xs):
+            return gpytorch.distributions.MultivariateNormal(
+                self.mean_module(xs), self.covar_module(xs)
+            )
+
+    xs, ys, xt = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, y, x_test))
+    start = time.perf_counter()
+    likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    likelihood.noise = noise
+    model = SGPR(xs, ys, likelihood)
+    model.eval()
+    likelihood.eval()
+    with torch.no_grad(), gpytorch.settings.fast_pred_var():
+        pred = model(xt).mean.numpy()
+    return time.perf_counter() - start, pred
 
 
 def run(sizes: dict[str, Any]) -> list[Row]:
@@ -123,6 +168,10 @@ def run(sizes: dict[str, Any]) -> list[Row]:
                 note=f"test MSE {mse:.4g}" + (f" vs exact {mse_exact:.4g}" if same_n else ""),
             )
         )
+        if num == sizes["kernel_peer_n"]:
+            rows.append(
+                _peer_row(x_all[:num], y_all[:num], x_test, y_test, h, sizes, times[num], mse)
+            )
     lo, hi_ = min(times), max(times)
     if hi_ > lo:
         b = math.log(times[hi_] / times[lo]) / math.log(hi_ / lo)
@@ -139,3 +188,25 @@ def run(sizes: dict[str, Any]) -> list[Row]:
             )
         )
     return rows
+
+
+def _peer_row(x, y, x_test, y_test, h, sizes, t_ours: float, mse_ours: float) -> Row:
+    num, m = len(x), sizes["kernel_landmarks"]
+    got = gpytorch_sgpr(x, y, x_test, h, RIDGE * num, m)
+    t_peer, mse_peer = (
+        (None, None) if got is None else (got[0], float(np.mean((got[1] - y_test) ** 2)))
+    )
+    return Row(
+        item="3 kernel",
+        what=f"Nyström N={num}, M={m}: ours (PCG) against GPyTorch SGPR",
+        ratio=None if t_peer is None else t_peer / t_ours,
+        target="",
+        met=None,
+        ours=t_ours,
+        unit="s",
+        peer="GPyTorch SGPR (InducingPointKernel)",
+        peer_value=t_peer,
+        note="gpytorch not installed"
+        if got is None
+        else f"test MSE ours {mse_ours:.4g}, GPyTorch {mse_peer:.4g}; float32 both",
+    )

@@ -1,4 +1,4 @@
-"""Item 6 of issue 5: peak memory of online SGD and of streaming must not grow with the count.
+"""Item 6: peak memory of online SGD and of streaming must not grow with the count.
 
 Each point runs in a fresh subprocess (`python perf_memory.py <kind> <count>`), which reports
 its peak resident set size (`VmHWM` of /proc/self/status, else `ru_maxrss`):

@@ -1,4 +1,4 @@
-"""Item 4 of issue 5: the tensor learner's moments, time per 10⁶ samples and growth in N and d.
+"""Item 4: the tensor learner's moments, time per 10⁶ samples and growth in N and d.
 
 The moment pipeline of `hardnet.learners.tensor` (steps 0–2), jitted: first moments, `M2`
 (O(N d²)), its top-m eigenvectors U, the projection `z = Uᵀx` (O(N d m)) and the projected

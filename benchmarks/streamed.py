@@ -12,7 +12,7 @@ throughput: samples/s of online training with in-program sampling (`fit_online` 
 instance's stream, what the runner does) against the training step alone on batches generated
 beforehand (the same `fit_online` reading slices of arrays already in memory), for F6 (d=16,
 m=8) and F3 n=128 `xor_maj(5,7)`; 4 seeds vmapped, compilation apart, median of 3 runs. Target
-(issue tracker): ratio ≥ 0.7.
+(as perf.py item 7): ratio ≥ 0.7.
 
 The 1-minute load is printed at the start and end: a figure from a loaded machine is void.
 """
@@ -21,19 +21,20 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
+from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 from absl import app, flags
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import perf_online
+
 _ONLY = flags.DEFINE_enum("only", None, ["rss", "throughput"], "run one measurement")
 
-F3 = dict(family="prg_gauss3_smoothed", fixed=dict(n=128, predicate="xor_maj(5,7)"))
-F6 = dict(family="easy_depth2", fixed=dict(d=16, m=8))
+F6, F3 = (block for _, block in perf_online.BLOCKS)
 
 _CELL = """
 import json, sys, time
@@ -74,42 +75,8 @@ def measure_rss() -> list[dict]:
 
 
 def measure_throughput(block: dict, seeds: int = 4, budget: int = 2**17) -> dict:
-    from hardnet import instances, learners
-
-    inst = instances.make(block["family"], **block["fixed"])
-    learner = learners.make("sgd", log_every=10**9)
-    keys = jax.random.split(jax.random.key(0), seeds)
-    params = jax.vmap(inst.init)(keys)
-    data_keys = jax.random.split(jax.random.key(1), seeds)
-
-    def in_program(p, k_data, key):
-        source = lambda start, num: inst.sample(p, k_data, num, start)[:2]
-        return learner.fit_online(key, source, budget).state
-
-    x_all, y_all, _ = jax.vmap(lambda p, k: inst.sample(p, k, budget))(params, data_keys)
-
-    def pregenerated(x, y, key):
-        def source(start, num):
-            return (
-                jax.lax.dynamic_slice_in_dim(x, start, num),
-                jax.lax.dynamic_slice_in_dim(y, start, num),
-            )
-
-        return learner.fit_online(key, source, budget).state
-
-    def rate(fn, *args) -> float:
-        compiled = jax.jit(jax.vmap(fn)).lower(*args).compile()
-        jax.block_until_ready(compiled(*args))
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            jax.block_until_ready(compiled(*args))
-            times.append(time.perf_counter() - t0)
-        return seeds * budget / statistics.median(times)
-
-    learner_keys = jax.random.split(jax.random.key(2), seeds)
-    a = rate(in_program, params, data_keys, learner_keys)
-    b = rate(pregenerated, x_all, y_all, learner_keys)
+    """`perf_online.throughput` on `block`, printed."""
+    a, b = perf_online.throughput(block, seeds, budget)
     name = f"{block['family']} {block['fixed']}"
     print(
         f"throughput: {name}: in-program sampling {a:.3g} samples/s, pre-generated {b:.3g} "

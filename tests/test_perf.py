@@ -20,7 +20,7 @@ import perf_numpy_teachers  # noqa: E402
 import hardnet.instances as hi  # noqa: E402
 
 ITEMS = {"1 sampling", "2 sgd ensemble", "3 kernel", "4 tensor moments", "5 brute force",
-         "5 gf2", "6 memory"}  # fmt: skip
+         "5 gf2", "6 memory", "7 online training"}  # fmt: skip
 
 
 def test_tiny_run_writes_json_and_markdown(tmp_path):
