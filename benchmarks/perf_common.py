@@ -148,7 +148,7 @@ def header(mode: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {
             name: _version(name)
-            for name in ("jax", "jaxlib", "numpy", "torch", "scikit-learn", "galois")
+            for name in ("jax", "jaxlib", "numpy", "torch", "scikit-learn", "galois", "gpytorch")
         },
         "git": _git_revision(),
         "load_start": load_average(),

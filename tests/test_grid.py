@@ -121,7 +121,7 @@ def test_headline_cpu_covers_the_expected_picture(plans):
         c.budget for c in cells
         if c.learner == "sgd" and c.family == "prg_gauss3_smoothed" and c.variant == "dictator"
     ]  # fmt: skip
-    assert max(f3_dictator) >= 4_000_000  # where sgd learns the control
+    assert max(f3_dictator) >= 1_000_000  # where sgd learns the control (acc01 0.91)
     gf2_f1 = [c.budget for c in cells if c.learner == "gf2" and c.block == "f1_tsa"]
     assert min(gf2_f1) < 16**2 / 2 < max(gf2_f1)
     assert any(c.learner == "gf2" and c.instance_kwargs["predicate"] == "xor" for c in cells)

@@ -34,7 +34,8 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
     payload = json.loads((tmp_path / "perf.json").read_text())
     head, rows = payload["header"], payload["rows"]
     assert head["mode"] == "tiny" and head["cpu_count"] >= 1 and head["device"].startswith("cpu")
-    assert set(head["versions"]) == {"jax", "jaxlib", "numpy", "torch", "scikit-learn", "galois"}
+    versions = {"jax", "jaxlib", "numpy", "torch", "scikit-learn", "galois", "gpytorch"}
+    assert set(head["versions"]) == versions
     assert {r["item"] for r in rows} == ITEMS
     for r in rows:
         assert math.isfinite(r["ours"]), r
@@ -48,7 +49,8 @@ def test_tiny_run_writes_json_and_markdown(tmp_path):
     # scikit-learn, galois; CI installs only `test`) has a number
     peers = {r["peer"] for r in rows if r["peer_value"] is not None}
     named = {"jax.random.normal": "jax", "NumPy teacher": "numpy", "PyTorch": "torch",
-             "sklearn": "sklearn", "galois": "galois"}  # fmt: skip
+             "sklearn": "sklearn", "galois": "galois", "GPyTorch": "gpytorch",
+             "limit": "jax", "bit-packed NumPy": "numpy"}  # fmt: skip
     for peer, module in named.items():
         if importlib.util.find_spec(module) is not None:
             assert any(p.startswith(peer) for p in peers), (peer, peers)
@@ -91,3 +93,22 @@ def test_numpy_f3_noise_has_the_scale_of_the_jax_noise():
     planted = np.asarray(meta["planted_bit"])[inf]
     spread_np, spread_jax = np.std(y_np[inf] - planted), np.std(np.asarray(y)[inf] - planted)
     assert spread_jax > 0 and 0.8 < spread_np / spread_jax < 1.25
+
+
+def test_verdicts_are_void_when_the_load_exceeded_the_cores():
+    import perf_common
+
+    row = perf_common.Row("1 x", "m", ratio=2.0, target=">= 1.5", met=True, ours=1.0, unit="s")
+    quiet = {"cpu_count": 2, "load_samples": [0.3, 1.9, 1.7]}
+    assert perf_common.void_if_loaded(quiet, [row])[0].met is True
+    assert quiet["verdicts"] == "valid"
+    for loads in ([0.3, 2.6, 1.0], [None, None]):
+        head = {"cpu_count": 2, "load_samples": loads}
+        (void,) = perf_common.void_if_loaded(head, [row])
+        assert void.met is None and "verdict void" in void.note and void.ratio == 2.0
+        assert head["verdicts"].startswith("void")
+        assert "**verdicts void" in perf_common.markdown({**_HEAD, **head}, [void])
+
+
+_HEAD = {"device": "cpu", "cpu": "x", "python": "3", "versions": {}, "mode": "tiny",
+         "date": "d", "git": "g", "load_start": 0.1, "load_end": 0.2}  # fmt: skip
