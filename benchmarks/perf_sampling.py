@@ -10,6 +10,9 @@ same shapes (`limit_kernel`), timed in the same run:
   one unit per hyperedge, so drawn per row) and its dot with the layer-1 activations.
 - F4 `prg_depth2_smoothed` (τ > 0): draw x = β + ω g (a Rademacher and a Gaussian vector); the
   row's noisy unit (d + 2 numbers per row) and its dot with x.
+- The unit noise comes from the cheapest generator with the right distribution, the counter hash
+  the samplers use (`smoothing.hashed_normal`), fed two random words per row; deriving those
+  words from the row's hyperedge (k `fold_in`s) counts as the sampler's own work.
 - F2 `prg_gauss3_dv21` (τ = 0, its default): draw x ~ N(0, I_d) and decode the one-hot code
   (k·n comparisons and k arg-maxes over n): the encoding is the unavoidable part of its teacher.
 
@@ -30,6 +33,7 @@ from perf_common import Row, best_time, check_ratio
 from perf_numpy_teachers import f2_apply, f3_apply, sample_loop
 
 import hardnet.instances as hi
+from hardnet.instances import smoothing
 
 HARD = {"n": 128, "k": 12, "predicate": "xor_maj(5,7)"}
 CASES = (  # label, family, kwargs, NumPy teacher (None: none written), target
@@ -52,7 +56,8 @@ def limit_kernel(label: str, inst: Any, params: Any, seeds: int, num: int) -> Ca
             kx, kn = jax.random.split(key)
             x = jax.random.normal(kx, (*shape, d))
             a = jax.nn.relu(jnp.einsum("snd,sud->snu", x, w1))
-            xi = jax.random.normal(kn, (*shape, units + 2))
+            words = jax.random.bits(kn, (*shape, 2), jnp.uint32)
+            xi = smoothing.hashed_normal(words, units + 2)
             return jnp.sum(xi[..., :units] * a, axis=-1) + xi[..., units]
 
         return f3
@@ -63,7 +68,8 @@ def limit_kernel(label: str, inst: Any, params: Any, seeds: int, num: int) -> Ca
             kb, kg, kn = jax.random.split(key, 3)
             x = jax.random.rademacher(kb, (*shape, d), jnp.float32)
             x = x + omega * jax.random.normal(kg, (*shape, d))
-            xi = jax.random.normal(kn, (*shape, d + 2))
+            words = jax.random.bits(kn, (*shape, 2), jnp.uint32)
+            xi = smoothing.hashed_normal(words, d + 2)
             return jnp.sum(xi[..., :d] * x, axis=-1) + xi[..., d]
 
         return f4

@@ -15,8 +15,9 @@ thread count XLA uses), the same architecture, initialization scheme aside, opti
 
 Steady state: one untimed call first (XLA and inductor compilation, allocator warm-up), then
 `repeats` timed calls of `steps` steps each. Throughput = seeds × steps × batch / seconds of the
-median call; the note gives the spread (min–max over the calls). The ratio is ours over the best
-peer. Target: ≥ 1.5×.
+median call; the note gives the spread (min–max over the calls) and the arithmetic rate
+(6·(dW + W² + W) FLOP per sample: forward and backward), to set against the CPU's FMA peak. The
+ratio is ours over the best peer. Target: ≥ 1.5×.
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ def run(sizes: dict[str, Any]) -> list[Row]:
     rated = {name: v for name, v in peers.items() if v[0] is not None}
     best = max(rated, key=lambda name: rated[name][0]) if rated else None
     what = f"{seeds} seeds of MLP {d}-{WIDTH}-{WIDTH}-1, Adam, batch {batch}, {steps} steps"
+    flops = 6 * (d * WIDTH + WIDTH * WIDTH + WIDTH)  # per sample: forward, backward ≈ 3 x 2·MACs
+    gflops = lambda rate: f"{rate * flops / 1e9:.0f} GFLOP/s"
     threads = f"{os.cpu_count()} threads each; median of {repeats} calls"
     rows = [
         Row(
@@ -166,8 +169,12 @@ def run(sizes: dict[str, Any]) -> list[Row]:
             unit="samples/s",
             peer=f"best PyTorch: {best}" if best else "PyTorch",
             peer_value=None if best is None else rated[best][0],
-            note=f"{threads}; ours {ours_spread}"
-            + (f", peer {rated[best][1]}" if best else "; torch not installed"),
+            note=f"{threads}; ours {ours_spread} ({gflops(ours)})"
+            + (
+                f", peer {rated[best][1]} ({gflops(rated[best][0])})"
+                if best
+                else "; torch not installed"
+            ),
         )
     ]
     for name, (rate, spread) in peers.items():
