@@ -15,9 +15,12 @@ point), 7 `online` (online SGD with in-program sampling against the step alone).
 from the `bench` extra: `pip install -e '.[bench]'`.
 
 A quiet machine is part of the measurement: XLA's CPU pool and PyTorch's threads slow down by
-different factors when other processes share the cores. The 1-minute load is sampled at the
-start, after each item and at the end; when any sample exceeds the CPU count, every met/not met
-is void (the numbers are still reported, and the header says why).
+different factors when other processes share the cores. The 1-minute load is recorded at the
+start, after each item and at the end, and the CPU time other processes used during the run
+(/proc/stat's busy time minus this process's); when the load at the start exceeded the CPU
+count, or others used more than 0.2 cores on average, every met/not met is void (the numbers are
+still reported, and the header says why). The load during the run counts the benchmark's own
+threads, so it cannot tell a busy neighbour from the benchmark itself.
 
 Writes `perf.json` and `perf.md` to `--out` (ratios first, absolute numbers second; device,
 versions, CPU count and load in the header) and prints the table. The timed JAX calls take
@@ -99,7 +102,7 @@ def main(argv: list[str]) -> None:
     head = perf_common.header(mode)
     start = time.perf_counter()
     rows = []
-    loads = [head["load_start"]]
+    loads, clock = [head["load_start"]], perf_common.cpu_clock()
     for item in ITEMS:
         if item in FLAGS.only:
             t0 = time.perf_counter()
@@ -112,6 +115,7 @@ def main(argv: list[str]) -> None:
     head["load_end"] = perf_common.load_average()
     head["load_samples"] = loads + [head["load_end"]]
     head["wall_s"] = time.perf_counter() - start
+    head["others_cores"] = perf_common.others_cores(clock, perf_common.cpu_clock(), head["wall_s"])
     rows = perf_common.void_if_loaded(head, rows)
     path = perf_common.write(FLAGS.out, head, rows)
     print(path.read_text())

@@ -114,19 +114,47 @@ def load_average() -> float | None:
         return None
 
 
+OTHERS_MAX = 0.2  # cores other processes may use on average before the verdicts are void
+
+
+def cpu_clock() -> tuple[float, float] | None:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process and its waited-for
+    children), from /proc/stat and `os.times()`; None where /proc/stat is missing."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    jiffies = [int(x) for x in fields]
+    busy = sum(jiffies) - jiffies[3] - (jiffies[4] if len(jiffies) > 4 else 0)  # minus idle, iowait
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
+
+
+def others_cores(start: tuple[float, float] | None, end: tuple[float, float] | None,
+                 wall: float) -> float | None:  # fmt: skip
+    """Cores used on average by other processes between two `cpu_clock()` readings."""
+    if start is None or end is None or wall <= 0:
+        return None
+    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall
+
+
 def void_if_loaded(head: dict[str, Any], rows: Sequence[Row]) -> list[Row]:
-    """Rows with every met/not met withdrawn (None, and the note says so) when a load sample in
-    `head["load_samples"]` exceeded the CPU count; sets `head["verdicts"]` either way."""
+    """Rows with every met/not met withdrawn (None, and the note says so) when the machine was not
+    quiet: the 1-minute load at the start exceeded the CPU count (others were busy before the run),
+    or other processes used more than `OTHERS_MAX` cores on average during it
+    (`head["others_cores"]`; the 1-minute load during and after the run counts the benchmark's
+    own threads, so it cannot tell). Sets `head["verdicts"]` either way."""
     cores = head.get("cpu_count") or 1
-    loads = [x for x in head.get("load_samples", []) if x is not None]
-    peak = max(loads, default=None)
-    if peak is not None and peak <= cores:
+    start, others = head.get("load_start"), head.get("others_cores")
+    if start is not None and others is not None and start <= cores and others <= OTHERS_MAX:
         head["verdicts"] = "valid"
         return list(rows)
-    head["verdicts"] = (
-        "void: the load was not reported" if peak is None
-        else f"void: the 1-min load reached {peak:.2f} on {cores} CPUs"
-    )  # fmt: skip
+    if start is None or others is None:
+        head["verdicts"] = "void: the load was not reported"
+    elif start > cores:
+        head["verdicts"] = f"void: the 1-min load was {start:.2f} on {cores} CPUs at the start"
+    else:
+        head["verdicts"] = f"void: other processes used {others:.2f} cores during the run"
     out = []
     for r in rows:
         if r.met is not None:
@@ -174,7 +202,8 @@ def markdown(head: dict[str, Any], rows: Sequence[Row]) -> str:
         f"- device: {head['device']} ({head['cpu']}, {head['cpu_count']} CPUs)",
         f"- versions: Python {head['python']}, {versions}",
         f"- mode: {head['mode']}; {head['date']}; git {head['git']}; 1-min load "
-        f"{_fmt(head.get('load_start'))} at start, {_fmt(head.get('load_end'))} at end"
+        f"{_fmt(head.get('load_start'))} at start, {_fmt(head.get('load_end'))} at end; other "
+        f"processes {_fmt(head.get('others_cores'))} cores on average"
         + (f"; {head['wall_s']:.0f} s" if "wall_s" in head else ""),
         *(
             [f"- **verdicts {head['verdicts']}**"]

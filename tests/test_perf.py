@@ -95,20 +95,25 @@ def test_numpy_f3_noise_has_the_scale_of_the_jax_noise():
     assert spread_jax > 0 and 0.8 < spread_np / spread_jax < 1.25
 
 
-def test_verdicts_are_void_when_the_load_exceeded_the_cores():
+def test_verdicts_are_void_when_the_machine_was_not_quiet():
     import perf_common
 
     row = perf_common.Row("1 x", "m", ratio=2.0, target=">= 1.5", met=True, ours=1.0, unit="s")
-    quiet = {"cpu_count": 2, "load_samples": [0.3, 1.9, 1.7]}
+    quiet = {"cpu_count": 2, "load_start": 0.3, "others_cores": 0.05}
     assert perf_common.void_if_loaded(quiet, [row])[0].met is True
     assert quiet["verdicts"] == "valid"
-    for loads in ([0.3, 2.6, 1.0], [None, None]):
-        head = {"cpu_count": 2, "load_samples": loads}
+    for start, others in ((2.6, 0.0), (0.3, 0.9), (None, 0.0), (0.3, None)):
+        head = {"cpu_count": 2, "load_start": start, "others_cores": others}
         (void,) = perf_common.void_if_loaded(head, [row])
         assert void.met is None and "verdict void" in void.note and void.ratio == 2.0
         assert head["verdicts"].startswith("void")
         assert "**verdicts void" in perf_common.markdown({**_HEAD, **head}, [void])
+    # others' cores: the machine's busy time minus this process's, per second of wall time
+    assert perf_common.others_cores((10.0, 1.0), (14.0, 4.0), 2.0) == 0.5
+    assert perf_common.others_cores((10.0, 1.0), (12.0, 4.0), 2.0) == 0.0
+    clock = perf_common.cpu_clock()
+    assert clock is None or (clock[0] > 0 and clock[1] > 0)
 
 
 _HEAD = {"device": "cpu", "cpu": "x", "python": "3", "versions": {}, "mode": "tiny",
-         "date": "d", "git": "g", "load_start": 0.1, "load_end": 0.2}  # fmt: skip
+         "date": "d", "git": "g", "load_end": 0.2}  # fmt: skip
