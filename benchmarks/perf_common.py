@@ -56,16 +56,21 @@ def block(tree: Any) -> Any:
     return jax.block_until_ready(tree)
 
 
-def best_time(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
-    """Smallest wall time of `repeats` calls of `fn` (after `warmup` untimed calls), seconds."""
+def call_times(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> list[float]:
+    """Wall seconds of `repeats` calls of `fn` after `warmup` untimed ones (results blocked on)."""
     for _ in range(warmup):
         block(fn())
-    best = math.inf
+    out = []
     for _ in range(repeats):
         start = time.perf_counter()
         block(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def best_time(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
+    """Smallest wall time of `repeats` calls of `fn` (after `warmup` untimed calls), seconds."""
+    return min(call_times(fn, repeats, warmup))
 
 
 def check_ratio(value: float | None, low: float | None) -> bool | None:

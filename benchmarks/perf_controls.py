@@ -91,8 +91,8 @@ def _gf2_big(sizes: dict[str, Any]) -> Row:
     inst, _, x, y, meta = _f1(n, num)
     learner = hl.make("gf2", public=Public.of(inst))
     fit = jax.jit(lambda x, y: learner.fit(jax.random.key(0), x, y).info["rank"])
-    t_ours = best_time(lambda: fit(x, y), 1)
-    rank = int(fit(x, y))
+    rank = int(fit(x, y))  # compiles: the timed call below is warm
+    t_ours = best_time(lambda: fit(x, y), 1, warmup=0)
     system = _galois_system(meta, np.asarray(y), n)
     unknowns = system.shape[1] - 1
     packed = pack_rows(system)
@@ -139,8 +139,8 @@ def run(sizes: dict[str, Any]) -> list[Row]:
     inst, params, x, y, meta = _f1(n_g, num_g)
     learner = hl.make("gf2", public=Public.of(inst))
     fit = jax.jit(lambda x, y: learner.fit(jax.random.key(0), x, y).info["rank"])
-    t_ours = best_time(lambda: fit(x, y), sizes["repeats"])
-    rank = int(fit(x, y))
+    rank = int(fit(x, y))  # compiles: the timed calls below are warm
+    t_ours = best_time(lambda: fit(x, y), sizes["repeats"], warmup=0)
     peer, note = None, f"rank {rank}; galois not installed"
     try:
         import galois

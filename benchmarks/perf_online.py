@@ -12,11 +12,10 @@ seeds, compilation apart (ahead-of-time `lower().compile()`), median of `repeats
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Any
 
 import jax
-from perf_common import Row, check_ratio
+from perf_common import Row, call_times, check_ratio
 
 BLOCKS = (
     ("F6", dict(family="easy_depth2", fixed=dict(d=16, m=8))),
@@ -50,13 +49,7 @@ def throughput(block: dict, seeds: int, budget: int, repeats: int = 3) -> tuple[
 
     def rate(fn, *args) -> float:
         compiled = jax.jit(jax.vmap(fn)).lower(*args).compile()
-        jax.block_until_ready(compiled(*args))
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            jax.block_until_ready(compiled(*args))
-            times.append(time.perf_counter() - t0)
-        return seeds * budget / statistics.median(times)
+        return seeds * budget / statistics.median(call_times(lambda: compiled(*args), repeats))
 
     learner_keys = jax.random.split(jax.random.key(2), seeds)
     return rate(in_program, params, data_keys, learner_keys), rate(

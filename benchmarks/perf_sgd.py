@@ -25,29 +25,16 @@ from __future__ import annotations
 import copy
 import os
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
-from perf_common import Row, block, check_ratio
+from perf_common import Row, call_times, check_ratio
 
 import hardnet.learners as hl
 
 WIDTH, BATCH, LR = 512, 1024, 1e-3
-
-
-def call_times(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> list[float]:
-    """Wall seconds of `repeats` calls of `fn` after `warmup` untimed ones (results blocked on)."""
-    for _ in range(warmup):
-        block(fn())
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        block(fn())
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def _spread(samples: float, times: list[float]) -> tuple[float, str]:

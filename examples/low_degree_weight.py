@@ -59,7 +59,8 @@ def degree_weights(seed: np.ndarray, predicate: prg.Predicate) -> np.ndarray:
     for j in range(k):  # the pattern's index Σ_j s_{i_j} 2^(j−1) (`Predicate.truth_table`)
         code += seed[hyperedges[:, j]] << j
     coef = walsh_hadamard(1.0 - 2.0 * table[code])
-    degree = np.array([bin(a).count("1") for a in range(coef.size)])
+    index = np.arange(coef.size)
+    degree = sum((index >> b) & 1 for b in range(k * bits))  # |A| of each character
     return np.bincount(degree, weights=coef**2, minlength=k * bits + 1)
 
 

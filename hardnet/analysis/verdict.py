@@ -139,13 +139,14 @@ def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
             if kind == "reference":  # the oracle and the baseline bound the scale; no verdict
                 continue
             significant, gap, p = _gap_significant(prg, null)
+            above = above_null(prg, null)
             first_dic = _first_learned(variants.get("dictator", []), dictator=True)
             first_prg = _first_learned(variants.get("prg", []))
             if kind != "generic":
                 verdict = "control"
             elif (prg is not None and prg["status"] in GOOD) or significant:
                 verdict = "broken"
-            elif above_null(prg, null):
+            elif above:
                 verdict = "some seeds"
             elif _dictator_learned(dic):
                 verdict = "consistent"
@@ -156,7 +157,7 @@ def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
                 "verdict": verdict, "prg": prg, "null": null, "dictator": dic,
                 "dictator_from": None if first_dic is None else first_dic["budget"],
                 "prg_from": None if first_prg is None else first_prg["budget"],
-                "gap": gap, "p": p, "significant": significant, "above": above_null(prg, null),
+                "gap": gap, "p": p, "significant": significant, "above": above,
             })  # fmt: skip
     return out
 
