@@ -169,6 +169,7 @@ def test_stress_reproducer_finishes_with_hardnet_linalg():
     assert [_stress("hardnet", timeout=120) for _ in range(3)] == ["ok"] * 3
 
 
+HANG_S = 60  # seconds; one run of the reproducer takes about 3 s on 2 cores
 PARALLEL_LAPACK = (
     (0, 10, 0) <= tuple(int(p) for p in jaxlib.__version__.split(".")[:3]) < (0, 11, 1)
 )
@@ -180,11 +181,19 @@ PARALLEL_LAPACK = (
     reason="the batched-LAPACK pool path exists in jaxlib 0.10.0-0.11.0, with 2+ CPU threads",
 )
 def test_stress_reproducer_hangs_with_batched_lapack():
-    """The control: plain jnp under vmap hangs (measured 17 of 17 runs on 2 cores, jax 0.10.2),
-    so the test above tests the fix, not a program that could never hang."""
+    """The control: plain jnp under vmap hangs (measured 17 of 17 runs on 2 cores of an Intel
+    Xeon, jax 0.10.2), so the test above tests the fix, not a program that could never hang. The
+    hang needs two LAPACK batches to wait on each other's pool threads, which depends on the
+    processor and the load (a 2-core AMD EPYC ran 3 of 3 without it): where no run hangs, the
+    control skips with that reason instead of failing (benchmarks/lapack_deadlock.py, run under
+    `timeout` many times, counts the hangs on a machine). A run that takes `HANG_S` (over 10× the
+    ~3 s a run takes) is hung."""
     outcomes = []
     for _ in range(3):
-        outcomes.append(_stress("jnp", timeout=25))
+        outcomes.append(_stress("jnp", timeout=HANG_S))
         if outcomes[-1] == "hang":
             break
-    assert "hang" in outcomes, outcomes
+    errors = [o for o in outcomes if o not in ("ok", "hang")]
+    assert not errors, errors  # a run that crashed is a failure, not a missing hang
+    if "hang" not in outcomes:
+        pytest.skip(f"batched LAPACK did not hang in {len(outcomes)} runs on this machine")

@@ -15,6 +15,9 @@ import pytest
 from hardnet.configs import smoke
 from hardnet.run import grid, runner, tuning
 
+# A safety net, not a measurement: what it waits for took at most 131 s on one core of a
+# 2-core AMD EPYC (taskset -c 0); the limit sits over 10× above that.
+RUN_TIMEOUT = 1800
 SPACE = {"learning_rate": "log(1e-3, 1e-1)", "width": "choice(4, 8, 16)"}
 
 
@@ -122,7 +125,7 @@ def test_bench_runs_trials_then_the_frozen_choice_and_resumes(tmp_path):
         sys.executable, "-m", "hardnet.cli.bench", f"--config={config}", f"--workdir={workdir}",
         "--tensorboard=false", "--report=false",
     ]  # fmt: skip
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert first.returncode == 0, first.stderr[-2000:]
     rows = [json.loads(x) for x in (workdir / "results.jsonl").read_text().splitlines()]
     trial_rows = [r for r in rows if (r["cell"].get("tuning") or {}).get("split")]
@@ -132,7 +135,7 @@ def test_bench_runs_trials_then_the_frozen_choice_and_resumes(tmp_path):
     assert {r["cell"]["variant"] for r in frozen} == {"main", "null", "dictator"}
     points = {json.dumps(r["cell"]["tuning"]["point"]) for r in trial_rows}
     assert {json.dumps(r["cell"]["tuning"]["point"]) for r in frozen} <= points
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("already done") == 2, again.stdout  # the grid, the frozen runs
     n = len({r["cell_id"] for r in frozen})

@@ -288,20 +288,39 @@ def _gpu() -> ml_collections.ConfigDict:
 
 
 def _rehearsal() -> ml_collections.ConfigDict:
-    """`:gpu` scaled down for a CPU: the same blocks, variants, learners and code paths (online
-    sgd, Nyström kernel, chunked training sets, sharding), each sweep at its first value, each
-    learner at its smallest budget divided by 10³ (at least 64), 3 instance seeds × 1 learner
-    seed (3 seeds pad to 4 devices under `--xla_force_host_platform_device_count=4`), light
-    learner settings. A test runs it end to end on 4 forced host devices."""
+    """`:gpu` shrunk to one cell per code path, for a CPU (a test runs it on 4 forced host
+    devices in about a minute on 2 cores): online sgd with its tuning trials and frozen run
+    (F3 `xor_maj(5,7)` n=128 with its null and dictator), Nyström kernel and tensor on F6,
+    poly on F5 under both input distributions, brute force and gf2 on F3 `tsa` n=16, oracle and
+    trivial; each sweep at its first value, budgets the smallest divided by 10³ (at least 64),
+    3 instance seeds (padded to 4 devices: the sharded seed axis) × 1 learner seed, light
+    learner settings."""
     config = _gpu()
+    blocks = {"f6", "f3_hard", "f3_tsa", "f5"}
+    config.instances = ml_collections.ConfigDict(
+        {k: v for k, v in config.instances.items() if k in blocks}
+    )
     for block in config.instances.values():
         if "sweep" in block:
             for name in list(block.sweep):
                 if name != "inputs":  # F5 compares its two input distributions: keep both
                     block.sweep[name] = block.sweep[name][:1]
-    for learner in config.learners.values():
+    where = {
+        "sgd": ["f3_hard"],
+        "tensor": ["f6"],
+        "kernel": ["f6"],
+        "poly": ["f5"],
+        "brute_force": ["f3_tsa"],
+        "gf2": ["f3_tsa"],
+        "oracle": ["f6"],
+        "trivial": ["f3_tsa"],
+    }
+    for name, learner in config.learners.items():
+        learner.blocks = where[name]
         learner.budgets = [max(64, min(learner.get("budgets", config.budgets)) // 1000)]
         learner.learner_seeds = 1
+    config.learners.brute_force.variants = config.learners.gf2.variants = ["main"]
+    config.learners.trivial.variants = ["main"]
     config.learners.sgd.kwargs.update(batch_size=64, log_every=10)
     config.learners.sgd.tuning.budget = 64
     config.tuning.trials = 2

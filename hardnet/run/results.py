@@ -300,6 +300,11 @@ def open_workdir(
     return store
 
 
+def _untimed(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` without their timings (`compile_s`, `run_s`), which differ between any two runs."""
+    return [{k: v for k, v in row.items() if k not in ("compile_s", "run_s")} for row in rows]
+
+
 def merge_workdirs(
     dst: str | os.PathLike,
     srcs: Sequence[str | os.PathLike],
@@ -310,7 +315,10 @@ def merge_workdirs(
     """Merge shard workdirs `srcs` into `dst` (created with their common config).
 
     All configs must be equal (ValueError otherwise). A cell present in several workdirs must have
-    identical rows (ValueError otherwise). Copies cell files atomically, then rebuilds.
+    identical rows apart from their timings (`compile_s`, `run_s`; ValueError otherwise): true of
+    a cell file copied twice, and of a cell run twice on one machine, not necessarily of one run
+    on two processors (docs/reliability.md, "What is bit-identical"). Copies cell files
+    atomically, then rebuilds.
     """
     if not srcs:
         raise ValueError("merge_workdirs: srcs is empty")
@@ -336,8 +344,11 @@ def merge_workdirs(
                 raise ValueError(f"merge_workdirs: cell file {p} is damaged ({error})") from None
             target = store.cells_dir / p.name
             if store.done(p.stem):
-                if store.read_cell(p.stem) != from_jsonable(rows):
-                    raise ValueError(f"merge_workdirs: cell {p.stem} differs between workdirs")
+                if _untimed(store.read_cell(p.stem)) != _untimed(from_jsonable(rows)):
+                    raise ValueError(
+                        f"merge_workdirs: cell {p.stem} differs between workdirs (rows of one "
+                        "cell run on two processors may differ in float values: keep one copy)"
+                    )
                 continue
             atomic_write_text(target, text)
         tb = Path(s) / "tb"
