@@ -184,11 +184,13 @@ def test_exception_recorded_not_raised(f1_cells, monkeypatch):
 def test_train_and_test_from_different_keys(f1_cells):
     cell = f1_cells["oracle"]
     inst = cell.make_instance()
-    params, k_train, (x_test, _, _) = runner._data(inst, cell, 0, runner.Caches())
+    params, k_train, (x_test, _, _), cal = runner._data(inst, cell, 0, runner.Caches())
     x = jax.vmap(lambda p, k: inst.sample(p, k, cell.budget)[0])(params, k_train)
     assert x.shape[:2] == (2, cell.budget) and x_test.shape[:2] == (2, cell.test_size)
     assert not np.array_equal(np.asarray(x[:, :8]), np.asarray(x_test[:, :8]))
     assert not np.array_equal(np.asarray(x[0]), np.asarray(x[1]))  # instance seeds differ
+    assert cal is not None and cal[0].shape == x_test.shape  # PRG: the calibration rows
+    assert not np.array_equal(np.asarray(cal[0][:, :8]), np.asarray(x_test[:, :8]))
 
 
 def test_adv_mean_against_the_constant_predictor(f1_rows):
@@ -283,7 +285,7 @@ def test_tensor_on_prg_is_flagged_not_failed():
 def test_fresh_pass_is_the_same_whatever_the_chunk_size(f1_cells, monkeypatch):
     cell = f1_cells["oracle"]
     inst = cell.make_instance()
-    params, k_train, (_, _, meta) = runner._data(inst, cell, 0, runner.Caches())
+    params, k_train, (_, _, meta), _ = runner._data(inst, cell, 0, runner.Caches())
     pick = lambda t: jax.tree.map(lambda a: a[0], t)
 
     def stats(chunk):
@@ -336,7 +338,7 @@ def test_online_sgd_memory_does_not_grow_with_the_budget():
     for budget, cell in cells.items():
         inst = cell.make_instance()
         caches = runner.Caches()
-        params, k_train, test = runner._data(inst, cell, 0, caches)
+        params, k_train, test, _ = runner._data(inst, cell, 0, caches)
         learner_obj = cell.make_learner(inst)
         run = runner._one_run(cell, inst, learner_obj)
         keys = jax.random.split(jax.random.key(0), 4).reshape(2, 2)
@@ -346,16 +348,58 @@ def test_online_sgd_memory_does_not_grow_with_the_budget():
     assert sizes[large] <= 1.1 * sizes[small], sizes
 
 
-def test_training_rows_drawn_in_chunks_equal_one_draw():
+U32 = 2.0**-24  # float32 unit roundoff
+
+
+def _forward_rounding_bound(params, x):
+    """Worst-case float32 rounding of the F6 teacher `f(x) = Σ_j a_j σ(⟨w_j, x⟩ + b_j)` under any
+    order of its sums: a reassociated sum of k products is off by at most `γ_k Σ|terms|` with
+    `γ_k ≈ k·u` (Higham, Accuracy and Stability of Numerical Algorithms, §3.1), σ is
+    1-Lipschitz and `σ(t) ≤ |t|`, so `|Δf| ≤ 2 (d + m + 2) u |a|ᵀ (|x| |W| + |b|)` per row."""
+    w, a, b = (np.abs(np.asarray(params[k], np.float64)) for k in ("W", "a", "b"))
+    d, m = w.shape
+    return 2 * (d + m + 2) * U32 * ((np.abs(np.asarray(x, np.float64)) @ w + b) @ a)
+
+
+@pytest.mark.parametrize("chunk", [64, 999, 1000, 4096])
+def test_training_rows_drawn_in_chunks_equal_one_draw(chunk):
+    """Inputs are bit-identical whatever the chunk: row r is drawn from `fold_in(key, r)` alone
+    (elementwise). Labels are a matmul whose summation order XLA may choose by batch shape (a
+    second AMD EPYC differed by 4.8e-7 between chunk sizes), so they are compared within the
+    rounding bound of the teacher's forward pass, per row."""
     inst = grid.expand(_config(F6, {"poly": {}}))[0].make_instance()
     params = inst.init(jax.random.key(0))
     x, y, _ = inst.sample(params, jax.random.key(1), 1000)
-    for chunk in (64, 999, 1000, 4096):
 
-        def read(p, k, c=chunk):
-            source = lambda start, num: inst.sample(p, k, num, start)[:2]
-            return read_rows(source, 1000, chunk=c)
+    def read(p, k):
+        source = lambda start, num: inst.sample(p, k, num, start)[:2]
+        return read_rows(source, 1000, chunk=chunk)
 
-        xc, yc = jax.jit(read)(params, jax.random.key(1))
-        np.testing.assert_array_equal(np.asarray(xc), np.asarray(x))
-        np.testing.assert_array_equal(np.asarray(yc), np.asarray(y))
+    xc, yc = jax.jit(read)(params, jax.random.key(1))
+    np.testing.assert_array_equal(np.asarray(xc), np.asarray(x))
+    bound = _forward_rounding_bound(params, x)
+    assert np.all(bound < 1e-4 * (1 + np.abs(np.asarray(y))))  # the bound is not vacuous
+    excess = np.abs(np.asarray(yc, np.float64) - np.asarray(y, np.float64)) - bound
+    assert np.all(excess <= 0), f"{np.max(excess):.3g} above the rounding bound"
+
+
+@pytest.mark.parametrize("chunk", [64, 999, 4096])
+def test_prg_rows_in_chunks_keep_inputs_hyperedges_and_label_bits(chunk):
+    """A PRG family (F3 `tsa` n=16): decoded hyperedges, hashes, informative flags and planted
+    bits of rows drawn in chunks are bit-identical to one draw (integers from counter-based
+    keys), every informative label rounds to the same bit, and the inputs (F3 adds Gaussian
+    noise to constructed offsets: one rounding per coordinate, which a program compiled for
+    another shape may do in another order) agree to a few units of float32 roundoff."""
+    f3 = {"f3": dict(family="prg_gauss3_smoothed", fixed=dict(predicate="tsa", n=16))}
+    inst = grid.expand(_config(f3, {"poly": {}}))[0].make_instance()
+    params = inst.init(jax.random.key(0))
+    key = jax.random.key(1)
+    x, y, meta = inst.sample(params, key, 1000)
+    parts = [inst.sample(params, key, min(chunk, 1000 - s), s) for s in range(0, 1000, chunk)]
+    xc, yc, mc = jax.tree.map(lambda *a: np.concatenate(a), *parts)
+    np.testing.assert_allclose(xc, np.asarray(x), rtol=0, atol=4 * U32 * np.abs(xc).max())
+    for name in ("hyperedge", "hyperedge_hash", "informative", "planted_bit"):
+        np.testing.assert_array_equal(mc[name], np.asarray(meta[name]), err_msg=name)
+    inf = np.asarray(meta["informative"])
+    assert inf.any()
+    np.testing.assert_array_equal(yc[inf] > 0.5, np.asarray(y)[inf] > 0.5)

@@ -1,5 +1,6 @@
 """What the benchmark measures (docs/metrics.md): errors on all, informative and fresh inputs,
-the advantage over the trivial seed-agnostic predictor, 0-1 accuracy, and teacher alignment.
+the advantage over the trivial seed-agnostic predictor, 0-1 accuracy, the calibration-free scores
+(AUC, and 0-1 accuracy at a threshold chosen on held-out rows), and teacher alignment.
 
 The scores of a run are computed on the host in float64 from its predictions on the test set
 (`score_run`, the one definition the runner and the tests use); they accept NumPy and JAX arrays
@@ -14,6 +15,7 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 
 from hardnet.core.base import Array
 
@@ -48,6 +50,62 @@ def accuracy01(y_hat: Any, bits: Any, mask: Any) -> float:
     return float(np.mean(right[mask])) if mask.any() else math.nan
 
 
+def auc(y_hat: Any, bits: Any, mask: Any) -> float:
+    """Area under the ROC curve of the scores `y_hat` against the bits, on the rows of `mask`.
+
+    `AUC = P(h(x⁺) > h(x⁻)) + ½ P(h(x⁺) = h(x⁻))` over rows with bit 1 (x⁺) and bit 0 (x⁻): the
+    Mann–Whitney statistic `(R⁺ − n⁺(n⁺+1)/2) / (n⁺ n⁻)`, with `R⁺` the sum of the ranks of the
+    positive rows (ties get their average rank). 1/2 is chance; it is invariant under any
+    increasing map of `h`, so a miscalibrated scale costs nothing. NaN when a class is empty or
+    a score is not finite.
+
+    References: Hanley & McNeil, Radiology 143 (1982), "The meaning and use of the area under a
+    receiver operating characteristic (ROC) curve".
+    """
+    mask = np.asarray(mask, bool)
+    h, pos = _f64(y_hat)[mask], np.asarray(bits)[mask] > 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0 or not np.all(np.isfinite(h)):
+        return math.nan
+    ranks = scipy.stats.rankdata(h)  # average ranks for ties
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def best_threshold(y_hat: Any, bits: Any, mask: Any) -> float:
+    """The threshold `t*` that maximizes the 0-1 accuracy of `1[h > t]` against the bits on the
+    rows of `mask` (held-out rows: docs/metrics.md, `acc01_cal`).
+
+    Candidates are ±∞ and the midpoints between consecutive distinct scores (every distinct
+    classification of the rows is reached by one); the accuracy of each is read off one sort.
+    Among equally accurate thresholds the one nearest 1/2 is taken (the uncalibrated rule when it
+    is as good). NaN when `mask` is empty or a score is not finite."""
+    mask = np.asarray(mask, bool)
+    h, pos = _f64(y_hat)[mask], np.asarray(bits)[mask] > 0.5
+    if h.size == 0 or not np.all(np.isfinite(h)):
+        return math.nan
+    order = np.argsort(h, kind="stable")
+    h, pos = h[order], pos[order]
+    distinct = np.flatnonzero(np.diff(h) > 0)  # last row of each run of equal scores but the last
+    cuts = np.concatenate([[-1], distinct, [h.size - 1]])  # rows 0..c are called 0, the rest 1
+    # right(c) = negatives among rows 0..c + positives among rows c+1..end
+    neg_below = np.concatenate([[0], np.cumsum(~pos)])[cuts + 1]
+    pos_above = int(pos.sum()) - np.concatenate([[0], np.cumsum(pos)])[cuts + 1]
+    right = neg_below + pos_above
+    thresholds = np.concatenate([[-math.inf], (h[distinct] + h[distinct + 1]) / 2, [math.inf]])
+    best = np.flatnonzero(right == right.max())
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
+
+
+def accuracy_at(y_hat: Any, bits: Any, mask: Any, threshold: float) -> float:
+    """0-1 accuracy of `1[h > threshold]` against the bits on the rows of `mask` (NaN if empty or
+    the threshold is NaN)."""
+    mask = np.asarray(mask, bool)
+    if not mask.any() or math.isnan(threshold):
+        return math.nan
+    right = (_f64(y_hat) > threshold) == (np.asarray(bits) > 0.5)
+    return float(np.mean(right[mask]))
+
+
 @dataclasses.dataclass(frozen=True)
 class FreshTest:
     """What a PRG family's scores are measured against, for one instance seed (docs/metrics.md).
@@ -59,6 +117,10 @@ class FreshTest:
         rows.
       trivial_hat: the trivial seed-agnostic predictor on the test rows.
       mean_label: the mean label of the first training rows (the constant of `adv_mean`).
+      calibration_bits, calibration_fresh: planted bits and fresh informative mask of the
+        held-out calibration rows, on which `acc01_cal`'s threshold is chosen.
+      calibration_hat: the run's predictions on those rows (`calibrated`); None leaves
+        `acc01_cal` out.
     """
 
     bits: np.ndarray
@@ -66,6 +128,15 @@ class FreshTest:
     fresh: np.ndarray
     trivial_hat: np.ndarray
     mean_label: float
+    calibration_bits: np.ndarray | None = None
+    calibration_fresh: np.ndarray | None = None
+    calibration_hat: np.ndarray | None = None
+
+    def calibrated(self, calibration_hat: Any) -> FreshTest:
+        """This test with one run's predictions on the calibration rows (None if it has none)."""
+        if self.calibration_bits is None:
+            return self
+        return dataclasses.replace(self, calibration_hat=np.asarray(calibration_hat))
 
 
 def score_run(y_hat: Any, y: Any, fresh_test: FreshTest | None = None) -> dict[str, Any]:
@@ -79,7 +150,9 @@ def score_run(y_hat: Any, y: Any, fresh_test: FreshTest | None = None) -> dict[s
     Returns:
       `mse_all`, `nmse`; with `fresh_test` also `mse_inf`, `mse_fresh`, `num_fresh`,
       `adv = 1 − mse_fresh(h) / mse_fresh(trivial)`, `adv_mean` (the same against the constant
-      `mean_label`) and `acc01` (0-1 accuracy of `1[h > 1/2]` on the fresh rows).
+      `mean_label`), `acc01` (0-1 accuracy of `1[h > 1/2]` on the fresh rows), `auc` (`auc` on
+      the fresh rows) and, with calibration rows, `threshold_cal` (`best_threshold` on the
+      calibration rows' fresh rows) and `acc01_cal` (accuracy at it on the fresh test rows).
     """
     out: dict[str, Any] = {"mse_all": masked_mse(y_hat, y), "nmse": nmse(y_hat, y)}
     if fresh_test is None:
@@ -92,6 +165,11 @@ def score_run(y_hat: Any, y: Any, fresh_test: FreshTest | None = None) -> dict[s
     const = np.full(np.shape(y), t.mean_label, dtype=np.float64)
     out["adv_mean"] = 1.0 - out["mse_fresh"] / masked_mse(const, y, t.fresh)
     out["acc01"] = accuracy01(y_hat, t.bits, t.fresh)
+    out["auc"] = auc(y_hat, t.bits, t.fresh)
+    if t.calibration_hat is not None:
+        threshold = best_threshold(t.calibration_hat, t.calibration_bits, t.calibration_fresh)
+        out["threshold_cal"] = threshold
+        out["acc01_cal"] = accuracy_at(y_hat, t.bits, t.fresh, threshold)
     return out
 
 

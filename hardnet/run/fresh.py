@@ -33,10 +33,18 @@ def _falling_factorial(n: int, k: int) -> float:
 
 
 def train_stats(
-    inst: Instance, params: Params, k_train: Array, budget: int, test_meta: dict, caches: Caches
+    inst: Instance,
+    params: Params,
+    k_train: Array,
+    budget: int,
+    test_meta: dict,
+    caches: Caches,
+    calibration_meta: dict | None = None,
 ) -> dict[str, Any]:
     """Per instance seed of a PRG family: the mean label of the first `min(budget, MEAN_ROWS)`
-    training rows (the constant of `adv_mean`), and which informative test rows are fresh.
+    training rows (the constant of `adv_mean`), and which informative test rows are fresh
+    (`fresh`), and, given `calibration_meta`, which informative calibration rows are
+    (`fresh_calibration`, from the same pass).
 
     `fresh_check` "exact": the informative training rows' hyperedge hashes are streamed in chunks
     of `STATS_CHUNK` rows and looked up in the test hashes (host-side set membership; memory
@@ -44,25 +52,36 @@ def train_stats(
     training saw, without the teacher's forward pass. "bound": when the expected number of
     informative test rows whose hyperedge occurs among the training rows, `fresh_bound =
     (informative test rows) · budget / (n)_k`, is below `FRESH_BOUND`, the pass is skipped and
-    every informative test row counts as fresh."""
-    inf_test = np.asarray(test_meta["informative"])
-    h_test = np.asarray(test_meta["hyperedge_hash"])
+    every informative test row counts as fresh (the calibration rows' bound, computed alike, must
+    be below it too)."""
+    metas = [test_meta] if calibration_meta is None else [test_meta, calibration_meta]
+    inf_test = np.concatenate([np.asarray(m["informative"]) for m in metas])
+    h_test = np.concatenate([np.asarray(m["hyperedge_hash"]) for m in metas])
+    num_test = int(np.asarray(test_meta["informative"]).shape[0])
     k = int(np.asarray(test_meta["hyperedge"]).shape[-1])
-    bound = int(inf_test.sum()) * budget / _falling_factorial(int(inst.encoding.n), k)
+    per_row = budget / _falling_factorial(int(inst.encoding.n), k)
+    bound = int(inf_test[:num_test].sum()) * per_row
+    skip = max(bound, int(inf_test[num_test:].sum()) * per_row) < FRESH_BOUND
     key_data = tuple(np.asarray(jax.random.key_data(k_train)).ravel().tolist())
     cache_key = ("train_stats", inst.id, key_data, budget, h_test.tobytes())
 
     head = min(budget, MEAN_ROWS)
 
+    def split(fresh: np.ndarray) -> dict[str, np.ndarray]:
+        out = {"fresh": fresh[:num_test]}
+        if calibration_meta is not None:
+            out["fresh_calibration"] = fresh[num_test:]
+        return out
+
     def compute() -> dict[str, Any]:
         # where one chunk covers the budget, its one full sample serves both; else the labels
         # come from the head and the hashes from the meta-only pass
-        single = bound >= FRESH_BOUND and budget <= STATS_CHUNK
+        single = not skip and budget <= STATS_CHUNK
         num = _padded(budget if single else head)
         _, y, meta = next(streaming.stream(inst, params, k_train, num, num))
         stats = {"y_mean": float(np.mean(np.asarray(y, np.float64)[:head]))}
-        if bound < FRESH_BOUND:
-            return {**stats, "fresh": inf_test, "fresh_check": "bound", "fresh_bound": bound}
+        if skip:
+            return {**stats, **split(inf_test), "fresh_check": "bound", "fresh_bound": bound}
         seen, test64 = np.zeros(inf_test.shape, bool), metrics.hash64(h_test)
         chunk = num if single else min(STATS_CHUNK, _padded(budget))
         fields = ("hyperedge_hash", "informative")
@@ -75,25 +94,39 @@ def train_stats(
         for start, part in zip(range(0, padded, chunk), metas, strict=True):
             inf = np.asarray(part["informative"]) & (start + np.arange(chunk) < budget)
             seen |= np.isin(test64, metrics.hash64(np.asarray(part["hyperedge_hash"])[inf]))
-        return {**stats, "fresh": inf_test & ~seen, "fresh_check": "exact", "fresh_bound": None}
+        fresh = split(inf_test & ~seen)
+        return {**stats, **fresh, "fresh_check": "exact", "fresh_bound": None}
 
     return caches.get(cache_key, compute)
 
 
 def fresh_test(
-    inst: Instance, budget: int, params, k_train, test: tuple, trivial_hat, caches: Caches, a: int
+    inst: Instance,
+    budget: int,
+    params,
+    k_train,
+    test: tuple,
+    trivial_hat,
+    caches: Caches,
+    a: int,
+    calibration: tuple | None = None,
 ) -> tuple[metrics.FreshTest, dict[str, Any]]:
-    """What instance seed `a`'s PRG scores are measured against (`metrics.FreshTest`), and the
+    """What instance seed `a`'s PRG scores are measured against (`metrics.FreshTest`, with the
+    calibration rows' bits and fresh mask when `calibration` (x, y, meta) is given), and the
     fields of its rows that describe the fresh-hyperedge pass."""
     pick = lambda t: t[a]
     _, _, meta = test
+    cal_meta = None if calibration is None else jax.tree.map(pick, calibration[2])
     stats = train_stats(
-        inst, jax.tree.map(pick, params), k_train[a], budget, jax.tree.map(pick, meta), caches
-    )
+        inst, jax.tree.map(pick, params), k_train[a], budget, jax.tree.map(pick, meta), caches,
+        cal_meta,
+    )  # fmt: skip
     fresh, inf_test = stats["fresh"], np.asarray(meta["informative"][a])
     fresh_test = metrics.FreshTest(
         bits=np.asarray(meta["planted_bit"][a]), informative=inf_test, fresh=fresh,
         trivial_hat=trivial_hat[a], mean_label=stats["y_mean"],
+        calibration_bits=None if cal_meta is None else np.asarray(cal_meta["planted_bit"]),
+        calibration_fresh=stats.get("fresh_calibration"),
     )  # fmt: skip
     fields = {
         "frac_test_seen": float(1.0 - fresh.sum() / max(int(inf_test.sum()), 1)),

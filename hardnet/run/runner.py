@@ -9,6 +9,7 @@ derived from the run seed `seed_base`:
     train_i   = inst.sample(params_i, fold_in(k_i, 1), cell.budget)      # training rows
     test_i    = inst.sample(params_i, fold_in(k_i, 2), cell.test_size)   # disjoint stream
     valid_i   = inst.sample(params_i, fold_in(k_i, 4), cell.test_size)   # tuning trials
+    cal_i     = inst.sample(params_i, fold_in(k_i, 5), cell.test_size)   # a trial's calibration
     key_ij    = fold_in(fold_in(k_i, 3), j)            # learner seed j
     k_trivial = fold_in(root, 1)                       # the trivial predictor (seed-agnostic)
 
@@ -40,7 +41,12 @@ whose hyperedge never occurs among the informative training rows of that instanc
 `fresh_check` / `fresh_bound`), `frac_test_seen` (the complementary fraction), `adv = 1 −
 mse_fresh(h) / mse_fresh(trivial)` with `trivial` fitted once per cell with `k_trivial`, `adv_mean`
 the same against the mean label of the first `fresh.MEAN_ROWS` training rows, and `acc01` of `1[h >
-1/2]` against `meta["planted_bit"]` on the same rows; `easy_depth2` adds `cosine_min` and
+1/2]` against `meta["planted_bit"]` on the same rows, `auc` (threshold-free) on the same rows,
+and `acc01_cal`, the accuracy of `1[h > threshold_cal]` with the threshold chosen on the fresh
+informative rows of a held-out calibration set (the validation stream; for a tuning trial, whose
+scored rows are the validation stream, the calibration stream `cal_i`): the program predicts on
+the test rows and the calibration rows together, and the calibration rows' fresh mask comes from
+the same fresh-hyperedge pass; `easy_depth2` adds `cosine_min` and
 `cosine_mean` of `metrics.best_cosines(first_layer_rows, params["W"])` for `tensor` (rows `W.T`)
 and `sgd` (its first layer). `failed` / `fail_reason`: non-finite predictions, `info["diverged"]`,
 `info["failed"]` (tensor: only its non-finite bit), or an exception while compiling or running
@@ -86,7 +92,7 @@ SAMPLE_CHUNK = 8192  # rows per sampler call when a program draws a training set
 def keys_for(seed_base: int, instance_seed: int) -> dict[str, Array]:
     """The keys of one instance seed (module docstring): init, train, test, validation."""
     k_i = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed_base), 0), instance_seed)
-    names = {"init": 0, "train": 1, "test": 2, "validation": 4}  # 3: the learner seeds
+    names = {"init": 0, "train": 1, "test": 2, "validation": 4, "calibration": 5}  # 3: learners
     return {name: jax.random.fold_in(k_i, t) for name, t in names.items()}
 
 
@@ -95,11 +101,15 @@ def learner_key(seed_base: int, instance_seed: int, learner_seed: int) -> Array:
     return jax.random.fold_in(jax.random.fold_in(k_i, 3), learner_seed)
 
 
+CALIBRATION = {"test": "validation", "validation": "calibration"}  # scored split -> threshold's
+
+
 def _data(
     inst: Instance, cell: Cell, seed_base: int, caches: Caches
-) -> tuple[Params, Array, tuple]:
-    """Params, training-stream keys and the test set (x, y, meta), stacked over instance seeds.
-    The training rows are never drawn here: the cell's program draws them from the keys."""
+) -> tuple[Params, Array, tuple, tuple | None]:
+    """Params, training-stream keys, the test set (x, y, meta) and, for PRG families, the
+    calibration set (`CALIBRATION[cell.split]`), stacked over instance seeds. The training rows
+    are never drawn here: the cell's program draws them from the keys."""
     ks = [keys_for(seed_base, i) for i in cell.instance_seeds]
     stack = lambda name: jnp.stack([k[name] for k in ks])
     init = caches.get(("init", inst.id), lambda: jax.jit(jax.vmap(inst.init)))
@@ -109,14 +119,18 @@ def _data(
         lambda: jax.jit(jax.vmap(lambda p, k: inst.sample(p, k, num))),
     )
     params = init(stack("init"))
-    return params, stack("train"), sampler(params, stack(cell.split))
+    test = sampler(params, stack(cell.split))
+    prg = inst.encoding is not None
+    calibration = sampler(params, stack(CALIBRATION[cell.split])) if prg else None
+    return params, stack("train"), test, calibration
 
 
 def _monitor(teacher: Array | None, x_test: Array, y_test: Array) -> Callable:
     """`monitor(predict, first_layer)`: test MSE on the first MONITOR_ROWS test rows, and the
     worst best-match cosine of the first layer to the teacher's directions where the instance
     has them (`Instance.teacher_directions`)."""
-    xm, ym = x_test[:MONITOR_ROWS], y_test[:MONITOR_ROWS]
+    rows = min(MONITOR_ROWS, y_test.shape[0])  # x_test may hold calibration rows after these
+    xm, ym = x_test[:rows], y_test[:rows]
 
     def monitor(predict: Callable, first_layer: Array) -> dict[str, Array]:
         out = {"test_mse": jnp.mean((predict(xm) - ym) ** 2)}
@@ -216,6 +230,8 @@ def _outside_learner(cell: Cell, inst: Instance) -> Learner | None:
 
 def _fit_all(cell: Cell, inst: Instance, learner: Learner | None, params, k_train, test, seed_base):
     """Outputs stacked over the flat pair axis (i major, j minor), compile and run seconds.
+    `test` is (x, y) of the rows to predict: the test rows first (the monitor reads its first
+    rows), then the calibration rows where there are any.
 
     One program: `vmap` over instance seeds of `vmap` over learner seeds. The training rows and
     the params of an instance seed are not batched over its learner seeds, so they are drawn
@@ -227,7 +243,7 @@ def _fit_all(cell: Cell, inst: Instance, learner: Learner | None, params, k_trai
          for i in cell.instance_seeds]
     )  # fmt: skip
     run = _one_run(cell, inst, learner)
-    x_test, y_test, _ = test
+    x_test, y_test = test
     args = (params, k_train, keys, x_test, y_test)
     if learner is None or learner.vmappable:
         sharding, padded = _seed_sharding(n_i)
@@ -323,16 +339,21 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
         ("instance", cell.family, canonical(cell.instance_kwargs)), cell.make_instance
     )
     facts = cell.facts(inst)
-    params, k_train, test = _data(inst, cell, seed_base, caches)
+    params, k_train, test, calibration = _data(inst, cell, seed_base, caches)
+    x_test, y_test, _ = test
+    x_eval = x_test
+    if calibration is not None:
+        x_eval = jnp.concatenate([x_test, calibration[0]], axis=1)
     try:
         learner = _outside_learner(cell, inst)
-        out, compile_s, run_s = _fit_all(cell, inst, learner, params, k_train, test, seed_base)
+        evaluate = (x_eval, y_test)
+        out, compile_s, run_s = _fit_all(cell, inst, learner, params, k_train, evaluate, seed_base)
     except Exception as e:  # recorded as failed runs; the benchmark goes on
         return failed_rows(cell, seed_base, facts, error_reason(e))
 
-    x_test, y_test, meta_test = test
     y_test = np.asarray(y_test)
-    prg = "hyperedge_hash" in meta_test
+    num_test = y_test.shape[1]
+    prg = calibration is not None
     if prg:
         trivial_hat = _trivial_predictions(inst, cell, x_test, seed_base, caches)
     describe = None if learner is None else learner.describe_failure
@@ -343,12 +364,16 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
         fresh_test, fresh_fields = None, {}
         if prg:
             fresh_test, fresh_fields = fresh.fresh_test(
-                inst, cell.budget, params, k_train, test, trivial_hat, caches, a
+                inst, cell.budget, params, k_train, test, trivial_hat, caches, a, calibration
             )
         for b, j in enumerate(cell.learner_seeds):
             p = a * n_j + b
             row = Row(**base, instance_seed=i, learner_seed=j)
-            row.update(metrics.score_run(out["y_hat"][p], y_test[a], fresh_test))
+            y_hat = out["y_hat"][p]
+            scored = fresh_test
+            if fresh_test is not None:
+                scored = fresh_test.calibrated(y_hat[num_test:])
+            row.update(metrics.score_run(y_hat[:num_test], y_test[a], scored))
             row.update(fresh_fields)
             row.update(_learner_fields(out, p, describe))
             rows.append(row)
