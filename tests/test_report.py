@@ -80,8 +80,11 @@ def _rows(
     block="f3",
     failed=False,
     seeds=SEEDS,
+    auc=None,
+    acc01_cal=None,
 ):
-    """Rows in the runner's format; `adv`/`nmse` are callables of the run index."""
+    """Rows in the runner's format; `adv`/`nmse`/`acc01`/`auc`/`acc01_cal` are callables of the
+    run index (`auc` and `acc01_cal` left out by default: rows written before they existed)."""
     variant = "null" if null else ("dictator" if predicate == "dictator" else "main")
     inst = {"d": 16, "m": 8} if family == "easy_depth2" else {"n": n, "predicate": predicate}
     if family != "easy_depth2":
@@ -122,6 +125,10 @@ def _rows(
         if family != "easy_depth2":
             row["adv"] = adv(t) if adv else 0.0
             row["acc01"] = acc01(t) if acc01 else 0.5
+            if auc:
+                row["auc"] = auc(t)
+            if acc01_cal:
+                row["acc01_cal"] = acc01_cal(t)
         out.append(row)
     return out
 

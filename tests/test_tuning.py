@@ -88,6 +88,10 @@ def test_choice_and_frozen_cells():
     assert all(c.split == "test" and c.tuning["space"] == space for c in cells)
     failed = [{"failed": True}]
     assert tuning.score(failed, prg=True) == 0.0 and tuning.score(failed, prg=False) == -math.inf
+    # the calibration-free accuracy ranks PRG trials where the rows have it (docs/metrics.md)
+    shrunk = [{"acc01": 0.43, "acc01_cal": 0.92}, {"acc01": 0.45, "acc01_cal": 0.9}]
+    assert tuning.score(shrunk, prg=True) == 0.91
+    assert tuning.score([{"acc01": 0.7}], prg=True) == 0.7  # rows written before it
 
 
 @pytest.mark.slow

@@ -59,6 +59,70 @@ def test_one_seed_above_every_null_run_is_reported_not_averaged_away():
     assert "**Above chance on some seeds**: `sgd`" in text and "1 of " in text
 
 
+def _calibrated(learner, variant, acc01, auc, acc01_cal, seed=0, budget=1_000_000):
+    """One learner's rows on F3 xor_maj(5,7) n=128 with the calibration-free scores."""
+    kw = {"null": variant == "null"}
+    if variant == "dictator":
+        kw["predicate"] = "dictator"
+    else:
+        kw["predicate"] = "xor_maj(5,7)"
+    return _rows(learner, n=128, budget=budget, block="f3_hard", adv=_noise(0.02, -0.3, seed),
+                 acc01=acc01, auc=auc, acc01_cal=acc01_cal, **kw)  # fmt: skip
+
+
+def test_a_miscalibrated_learned_control_is_learned_and_gives_a_verdict():
+    """docs/metrics.md: sgd on the F3 n=128 dictator has acc01 0.43 (every output on one side of
+    1/2) but AUC 0.993 and 0.92 at a threshold chosen on held-out rows: learned, so its failure
+    on the PRG (AUC 0.49) and the null (0.50) is evidence, in the verdict, the table and the
+    headline figure alike."""
+    rows = (
+        _calibrated("sgd", "dictator", _noise(0.01, 0.43), _noise(0.002, 0.993),
+                    _noise(0.01, 0.92, 1))
+        + _calibrated("sgd", "main", _noise(0.01, 0.5, 2), _noise(0.01, 0.493, 3),
+                      _noise(0.01, 0.5, 4))
+        + _calibrated("sgd", "null", _noise(0.01, 0.5, 5), _noise(0.01, 0.502, 6),
+                      _noise(0.01, 0.5, 7))
+    )  # fmt: skip
+    summary = report.summarize(rows)
+    dic = next(g for g in summary if g["predicate"] == "dictator")
+    assert dic["metric"] == "acc01_cal" and dic["status"] == "learned"
+    assert dic["adv"][0] < 0  # adv and acc01 alone would have called it a failure
+    (v,) = verdict.verdicts(summary)
+    assert v["verdict"] == "consistent" and v["dictator_from"] == 1_000_000
+    assert not v["significant"] and abs(v["gap"]) < 0.05  # the auc gap PRG − null
+    (gap,) = verdict.dictator_gaps(summary)
+    assert gap["score"] == "acc01_cal" and gap["gap"] > 0.3
+    (text,) = verdict.paragraphs(summary)
+    assert "consistent with hardness" in text
+    assert "acc01_cal 0.92" in verdict._acc(dic)
+
+
+def test_auc_above_half_is_weakly_learned_and_a_gap_to_the_null_breaks_the_prg():
+    rows = _calibrated(
+        "sgd", "main", _noise(0.01, 0.5), _noise(0.01, 0.62, 1), _noise(0.01, 0.6, 2)
+    ) + _calibrated("sgd", "null", _noise(0.01, 0.5, 3), _noise(0.01, 0.5, 4), _noise(0.01, 0.5, 5))
+    summary = report.summarize(rows)
+    prg = next(g for g in summary if not g["null"])
+    assert prg["status"] == "weakly"
+    (gap,) = report.null_gaps(summary)
+    assert gap["score"] == "auc" and gap["significant"] and gap["gap"] > 0.1
+    (v,) = verdict.verdicts(summary)
+    assert v["verdict"] == "broken"
+
+
+def test_one_run_above_every_null_run_by_auc_is_reported():
+    rows = _calibrated(
+        "sgd", "main", _noise(0.01, 0.5), lambda t: 0.8 if t == 2 else 0.5, _noise(0.01, 0.5, 2)
+    ) + _calibrated("sgd", "null", _noise(0.01, 0.5, 3), _noise(0.01, 0.5, 4), _noise(0.01, 0.5, 5))
+    rows += _calibrated("sgd", "dictator", _noise(0.01, 0.5, 6), _noise(0.01, 0.99, 7),
+                        _noise(0.01, 0.95, 8))  # fmt: skip
+    summary = report.summarize(rows)
+    (v,) = verdict.verdicts(summary)
+    assert v["verdict"] == "some seeds" and len(v["above"]) == 1 and v["above"][0][0] == 0.8
+    (text,) = verdict.paragraphs(summary)
+    assert "auc 0.80" in text
+
+
 def test_dictator_gaps_pair_same_budget():
     summary = report.summarize(_setup("sgd", _noise(0.02), lambda t: 0.95))
     (gap,) = verdict.dictator_gaps(summary)

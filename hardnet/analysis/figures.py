@@ -2,9 +2,9 @@
 
 - `headline`: learners as rows; per PRG setup (`verdict.setup_of`) the columns PRG · null ·
   dictator; each cell colored by the status at the largest budget run there, with that budget
-  (and the acc01 of the PRG families) written in it. Structure-aware controls (brute force,
+  (and the acc01_cal of the PRG families) written in it. Structure-aware controls (brute force,
   GF(2)) appear as rows wherever they ran; the easy family (F6) has its own column.
-- `sample_complexity`: per PRG setup, one panel per learner: acc01 (mean and 95% interval)
+- `sample_complexity`: per PRG setup, one panel per learner: acc01_cal (mean and 95% interval)
   against training samples, the PRG, null and dictator curves overlaid, chance at 1/2.
 - `curves`: per instance, the headline metric against budget, one line per learner.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hardnet.analysis.summary import LEARNED_ADV, LEARNED_NMSE
+from hardnet.analysis.summary import LEARNED_ACC, LEARNED_ADV, LEARNED_NMSE, accuracy
 from hardnet.analysis.verdict import setup_label, setup_of, variant_of
 from hardnet.core.textio import slug
 
@@ -93,8 +93,8 @@ def headline(summary: Sequence[Group], path: str | Path) -> Path | None:
             if g is None:
                 continue
             text = budget_text(g["budget"])
-            if g["metric"] == "adv" and np.isfinite(g["acc01"][0]):
-                text += f"\n{g['acc01'][0]:.2f}"
+            if g["metric"] != "nmse" and np.isfinite(g[accuracy(g)][0]):
+                text += f"\n{g[accuracy(g)][0]:.2f}"
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7)
     ax.set_xlim(0, len(columns))
     ax.set_ylim(len(rows), 0)
@@ -108,7 +108,7 @@ def headline(summary: Sequence[Group], path: str | Path) -> Path | None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLORS.values()]
     ax.legend(handles, list(COLORS), ncol=len(COLORS), fontsize=7, frameon=False,
               loc="lower center", bbox_to_anchor=(0.5, 1.0))  # fmt: skip
-    ax.set_title("status at the largest budget (samples; acc01 on fresh informative rows)",
+    ax.set_title("status at the largest budget (samples; acc01_cal on fresh informative rows)",
                  fontsize=8, pad=22)  # fmt: skip
     fig.tight_layout()
     path = Path(path)
@@ -134,7 +134,7 @@ def sample_complexity(summary: Sequence[Group], plots_dir: str | Path) -> list[P
             for variant, gs in sorted(entries[entry].items()):
                 gs = sorted(gs, key=lambda g: g["budget"])
                 x = np.array([g["budget"] for g in gs], dtype=float)
-                ci = np.array([g["acc01"] for g in gs], dtype=float)
+                ci = np.array([g[accuracy(g)] for g in gs], dtype=float)
                 err = np.abs(np.stack([ci[:, 0] - ci[:, 1], ci[:, 2] - ci[:, 0]]))
                 color, marker = LINES.get(variant, ("k", "."))
                 ax.errorbar(x, ci[:, 0], yerr=err, color=color, marker=marker, capsize=2,
@@ -146,7 +146,7 @@ def sample_complexity(summary: Sequence[Group], plots_dir: str | Path) -> list[P
             ax.set_title(entry, fontsize=9)
             ax.set_xlabel("training samples", fontsize=8)
             ax.tick_params(labelsize=7)
-        axes[0][0].set_ylabel("acc01 (fresh informative rows)", fontsize=8)
+        axes[0][0].set_ylabel("acc01_cal (fresh informative rows)", fontsize=8)
         axes[0][-1].legend(fontsize=7)
         fig.suptitle(f"{setup_label(setup)} ({setup[0]})", fontsize=9)
         fig.tight_layout()
@@ -183,6 +183,9 @@ def curves(summary: Sequence[Group], plots_dir: str | Path) -> list[Path]:
         if metric == "adv":
             ax.axhline(LEARNED_ADV, color="gray", ls="--", lw=0.8)
             ax.axhline(0.0, color="gray", lw=0.8)
+        elif metric == "acc01_cal":
+            ax.axhline(LEARNED_ACC, color="gray", ls="--", lw=0.8)
+            ax.axhline(0.5, color="gray", lw=0.8)
         else:
             ax.set_yscale("symlog", linthresh=1e-3)
             ax.axhline(LEARNED_NMSE, color="gray", ls="--", lw=0.8)

@@ -28,9 +28,10 @@ from hardnet.analysis.expected import deviations, fmt_ci
 from hardnet.analysis.summary import (
     GAP_MIN,
     GAP_P,
-    LEARNED_ADV,
+    LEARNED_ACC,
     LEARNED_NMSE,
-    WEAK_ADV,
+    WEAK_AUC,
+    accuracy,
     frontier,
     null_gaps,
     read_rows,
@@ -60,27 +61,29 @@ def table(summary: Sequence[Mapping[str, Any]]) -> str:
             mark += f" ({g['failed']}/{g['runs']} failed)"
         if g["flagged"]:
             mark += f" ({g['flagged']}/{g['runs']} flagged)"
-        acc = g["acc01"][0] if g["metric"] == "adv" else math.nan
+        prg = g["metric"] != "nmse"
+        num = lambda name: f"{g[name][0]:.2f}" if prg and math.isfinite(g[name][0]) else ""
         rows.append(
             (g["label"], g["family"], g["entry"], g["budget"], g["runs"], g["failed"],
-             g["metric"], fmt_ci(g[g["metric"]]), "" if math.isnan(acc) else f"{acc:.2f}", mark)
+             g["metric"], fmt_ci(g[g["metric"]]), num("auc"), num("acc01"), num("adv"), mark)
         )  # fmt: skip
     header = ("instance", "family", "learner", "budget", "runs", "failed", "metric",
-              "mean [95% CI]", "acc01", "status")  # fmt: skip
-    return markdown_table(header, rows, "lllrrrllrl")
+              "mean [95% CI]", "auc", "acc01", "adv", "status")  # fmt: skip
+    return markdown_table(header, rows, "lllrrrllrrrl")
 
 
 def _gap_table(gaps: Sequence[Mapping[str, Any]]) -> str:
     if not gaps:
         return "No PRG instance has a null twin in these results."
     rows = [
-        (f"{x['label']} ({x['family']})", x["entry"], x["budget"], f"{x['adv']:.3f}",
-         f"{x['adv_null']:.3f}", f"{x['gap']:.3f}", f"{x['p']:.4f}",
-         "**significant**" if x["significant"] else "")
+        (f"{x['label']} ({x['family']})", x["entry"], x["budget"], x["score"],
+         f"{x['prg_score']:.3f}", f"{x['null_score']:.3f}", f"{x['gap']:.3f}", f"{x['p']:.4f}",
+         f"{x['adv']:.3f} / {x['adv_null']:.3f}", "**significant**" if x["significant"] else "")
         for x in gaps
     ]  # fmt: skip
-    header = ("instance", "learner", "budget", "adv", "adv (null)", "gap", "p", "flag")
-    return markdown_table(header, rows, "llrrrrrl")
+    header = ("instance", "learner", "budget", "score", "PRG", "null", "gap", "p",
+              "adv PRG / null", "flag")  # fmt: skip
+    return markdown_table(header, rows, "llrlrrrrrl")
 
 
 def _frontier_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -98,14 +101,14 @@ def _frontier_table(rows: Sequence[Mapping[str, Any]]) -> str:
 def _verdict_table(judged: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for v in judged:
-        acc = lambda g: "" if g is None else f"{g['acc01'][0]:.2f} @{g['budget']:,}"
+        acc = lambda g: "" if g is None else f"{g[accuracy(g)][0]:.2f} @{g['budget']:,}"
         gap = "" if not math.isfinite(v["gap"]) else f"{v['gap']:.3f} (p {v['p']:.3g})"
         rows.append((v["setup"], v["family"], v["entry"], acc(v["prg"]), acc(v["null"]),
                      acc(v["dictator"]), gap, v["verdict"]))  # fmt: skip
     if not rows:
         return "No PRG family in these results."
-    header = ("setup", "family", "learner", "acc01 PRG", "acc01 null", "acc01 dictator",
-              "adv gap PRG−null", "verdict")  # fmt: skip
+    header = ("setup", "family", "learner", "acc01_cal PRG", "acc01_cal null",
+              "acc01_cal dictator", "auc gap PRG−null", "verdict")  # fmt: skip
     return markdown_table(header, rows)
 
 
@@ -114,12 +117,12 @@ def _dictator_table(summary: Sequence[Mapping[str, Any]]) -> str:
     if not gaps:
         return "No PRG instance has a dictator twin in these results."
     rows = [
-        (x["setup"], x["entry"], x["budget"], f"{x['acc01']:.3f}", f"{x['acc01_dictator']:.3f}",
-         f"{x['gap']:.3f}", f"{x['p']:.4f}")
+        (x["setup"], x["entry"], x["budget"], x["score"], f"{x['prg_score']:.3f}",
+         f"{x['dictator_score']:.3f}", f"{x['gap']:.3f}", f"{x['p']:.4f}")
         for x in gaps
     ]  # fmt: skip
-    header = ("setup", "learner", "budget", "acc01 PRG", "acc01 dictator", "gap", "p")
-    return markdown_table(header, rows, "llrrrrr")
+    header = ("setup", "learner", "budget", "score", "PRG", "dictator", "gap", "p")
+    return markdown_table(header, rows, "llrlrrrr")
 
 
 def _tuning_section(rows: Sequence[Row]) -> list[str]:
@@ -142,8 +145,8 @@ def _tuning_section(rows: Sequence[Row]) -> list[str]:
         return []
     out = ["## Tuning", "", "Each tuned learner ran a fixed number of quasi-random trials (Halton "
            "points of its declared space) at the tuning budget, scored on a validation stream of "
-           "the setup's dictator control (acc01; F6 and other non-PRG families: −nmse); the best "
-           "trial was frozen and run unchanged on the PRG, its null and the dictator control "
+           "the setup's dictator control (acc01_cal; F6 and other non-PRG families: −nmse); the "
+           "best trial was frozen and run unchanged on the PRG, its null and the dictator control "
            "(docs/metrics.md, Tuning protocol).", ""]  # fmt: skip
     for key, by_trial in sorted(trials.items(), key=lambda kv: str(kv[0])):
         entry, block, n = key
@@ -187,23 +190,24 @@ def render(
         "",
         "## Learners x instances",
         "",
-        f"Mean [95% bootstrap CI] over instance x learner seeds; `adv` on PRG families (learned "
-        f">= {LEARNED_ADV}, weak >= {WEAK_ADV} with the CI excluding 0), `nmse` elsewhere "
-        f"(learned <= {LEARNED_NMSE}).",
+        f"Mean [95% bootstrap CI] over instance x learner seeds; on PRG families the "
+        f"calibration-free `acc01_cal` (learned >= {LEARNED_ACC}; weakly: `auc` >= {WEAK_AUC} "
+        f"with its CI above 1/2; `adv` on results written before these scores existed), `nmse` "
+        f"elsewhere (learned <= {LEARNED_NMSE}).",
         "",
         table(summary),
         "",
         "## PRG vs null",
         "",
-        f"gap = adv(PRG) - adv(null); two-sided permutation p-value; significant when p < {GAP_P}"
-        f" and gap > {GAP_MIN}.",
+        f"gap = auc(PRG) - auc(null) (adv on results written before auc existed); two-sided "
+        f"permutation p-value; significant when p < {GAP_P} and gap > {GAP_MIN}.",
         "",
         _gap_table(gaps),
         "",
         "## PRG vs dictator",
         "",
-        "gap = acc01(dictator) - acc01(PRG) at the same learner and budget; two-sided permutation "
-        "p-value.",
+        "gap = acc01_cal(dictator) - acc01_cal(PRG) at the same learner and budget; two-sided "
+        "permutation p-value.",
         "",
         _dictator_table(summary),
         "",

@@ -5,26 +5,28 @@ grouped by instance (family + validated instance config) × learner (config entr
 Per group, over instance seeds × learner seeds (failed runs excluded from the statistics):
 
 - mean and 95% percentile-bootstrap interval (`stats.bootstrap_mean_ci`) of `adv`, `adv_mean`,
-  `acc01`, `nmse` and `mse_all`; the headline metric is `adv` on PRG families and `nmse`
-  elsewhere (F6, F5);
-- status: **learned** (`adv ≥ 0.9`, or `nmse ≤ 0.01`), **weakly** learned (`adv ≥ 0.05` with the
-  interval excluding 0; for `nmse`, explained variance `1 − nmse ≥ 0.05` with the interval of
-  `nmse` below 1), **below** trivial (the mirror image of weakly: `adv ≤ −0.05` with the
-  interval below 0, or `nmse ≥ 1.05` with the interval above 1: worse than the baseline; on PRG
-  families only when the `acc01` interval also lies below 1/2, since the trivial baseline knows
-  the public informative test and a learner that does not is otherwise merely at chance),
+  `acc01`, `auc`, `acc01_cal`, `nmse` and `mse_all`; the headline metric is the
+  calibration-free `acc01_cal` on PRG families (`adv` for rows written before it existed) and
+  `nmse` elsewhere (F6, F5);
+- status: **learned** (`acc01_cal ≥ 0.9`, or `nmse ≤ 0.01`; `adv ≥ 0.9` on old rows), **weakly**
+  learned (`auc ≥ 0.55` with its interval above 1/2; for `nmse`, explained variance
+  `1 − nmse ≥ 0.05` with the interval of `nmse` below 1; `adv ≥ 0.05` with the interval
+  excluding 0 on old rows), **below** trivial (`adv ≤ −0.05` with the interval below 0 and the
+  `acc01` interval below 1/2 on PRG families, since the trivial baseline knows the public
+  informative test and a learner that does not is otherwise merely at chance; `nmse ≥ 1.05` with
+  the interval above 1),
   **at chance** (`chance`) otherwise; **failed** when more than half of the runs failed (the
   survivors' mean is not reported as a status), every failure counted in `failed`; `flagged` counts
   the scored runs that carry the learner's own diagnosis (`flags`, e.g. tensor's "no eigengap").
 
 PRG vs null (`null_gaps`): each PRG group is paired with its `null=True` twin (same instance config
-otherwise, same learner and budget); gap = mean adv(PRG) − mean adv(null), two-sided permutation
-p-value (`stats.permutation_pvalue`); flagged when p < 0.01 and gap > 0.05.
+otherwise, same learner and budget); gap = mean auc(PRG) − mean auc(null) (`adv` on old rows),
+two-sided permutation p-value (`stats.permutation_pvalue`); flagged when p < 0.01 and gap > 0.05.
 
 Frontier (`frontier`): per learner, family and target, the largest n (d for families without n)
 learned, the smallest budget learned there and its wall time (compile + run seconds of the
 cell), where the target is the main instance (not null, not dictator; status learned) or its
-dictator control (learned, or `acc01 ≥ 0.9`); reference learners left out. Compute accounting as
+dictator control (learned: `acc01_cal ≥ 0.9`); reference learners left out. Compute accounting as
 in LWE benchmarking: the hardest instance solved, and at what cost.
 
 Groups know what their pieces are from the rows (`learner_kind`, `family_kind`,
@@ -49,6 +51,7 @@ from hardnet.core.rows import SCORES, Row
 from hardnet.core.textio import canonical, from_jsonable
 
 LEARNED_ADV, WEAK_ADV, LEARNED_NMSE = 0.9, 0.05, 0.01
+LEARNED_ACC, WEAK_AUC = 0.9, 0.55  # calibration-free rule on PRG families (docs/metrics.md)
 GAP_P, GAP_MIN = 0.01, 0.05
 SPEC_SEEDS = (5, 3)  # instance seeds x learner seeds (docs/metrics.md)
 METRICS = SCORES  # summarized per group (core/rows.py)
@@ -85,11 +88,24 @@ def label(cell: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def status(metric: str, ci: tuple[float, float, float], runs: int = 1, failed: int = 0) -> str:
-    """learned / weakly / chance / below / failed (module docstring)."""
+def status(
+    metric: str,
+    ci: tuple[float, float, float],
+    runs: int = 1,
+    failed: int = 0,
+    auc: tuple[float, float, float] | None = None,
+) -> str:
+    """learned / weakly / chance / below / failed (module docstring); `auc` is the interval
+    that decides "weakly" when `metric` is `acc01_cal`."""
     mean, low, high = ci
     if not math.isfinite(mean) or 2 * failed > runs:
         return "failed"
+    if metric == "acc01_cal":
+        if mean >= LEARNED_ACC:
+            return "learned"
+        if auc is not None and auc[0] >= WEAK_AUC and auc[1] > 0.5:
+            return "weakly"
+        return "chance"  # "below" is judged on adv and acc01 (summarize)
     if metric == "adv":
         if mean >= LEARNED_ADV:
             return "learned"
@@ -135,7 +151,9 @@ def summarize(rows: Iterable[Row], resamples: int = 2000) -> list[dict[str, Any]
         inst = json.loads(inst_json)
         ok = [r for r in rs if not r.get("failed")]
         kinds = _kinds(rs[0])
-        metric = "adv" if kinds["family_kind"] == "prg" else "nmse"
+        metric = "nmse"
+        if kinds["family_kind"] == "prg":
+            metric = "acc01_cal" if _finite(ok, "acc01_cal").size else "adv"
         g: dict[str, Any] = {
             "family": family,
             **kinds,
@@ -165,12 +183,25 @@ def summarize(rows: Iterable[Row], resamples: int = 2000) -> list[dict[str, Any]
             vals = _finite(ok, name)
             g[f"{name}_values"] = vals
             g[name] = stats.bootstrap_mean_ci(vals, resamples=resamples)
-        g["status"] = status(metric, g[metric], g["runs"], g["failed"])
-        if metric == "adv" and g["status"] == "below" and not g["acc01"][2] < 0.5:
-            g["status"] = "chance"  # below only when acc01 itself is below 1/2 (module docstring)
+        g["status"] = status(metric, g[metric], g["runs"], g["failed"], g["auc"])
+        if metric != "nmse" and g["status"] in ("chance", "below"):
+            # below only when acc01 itself is below 1/2 (module docstring)
+            below = status("adv", g["adv"]) == "below" and g["acc01"][2] < 0.5
+            g["status"] = "below" if below else "chance"
         out.append(g)
     out.sort(key=lambda g: (g["label"], g["family"], g["entry"], g["budget"]))
     return out
+
+
+def accuracy(g: Mapping[str, Any]) -> str:
+    """The 0-1 accuracy that says whether a PRG group is learned: `acc01_cal`, or `acc01` for
+    rows written before it existed."""
+    return "acc01_cal" if g["metric"] == "acc01_cal" else "acc01"
+
+
+def separation(g: Mapping[str, Any]) -> str:
+    """The score whose PRG-versus-null difference is tested: `auc`, or `adv` for old rows."""
+    return "auc" if g["metric"] == "acc01_cal" else "adv"
 
 
 def _wall(rows: Sequence[Mapping[str, Any]]) -> float:
@@ -189,7 +220,8 @@ def _twin_key(g: Mapping[str, Any], null: bool) -> tuple:
 
 
 def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> list[dict[str, Any]]:
-    """PRG groups paired with their null twins: adv gap, permutation p-value, significance."""
+    """PRG groups paired with their null twins: the gap of `separation(g)` (auc, or adv on old
+    rows) with its permutation p-value and significance, and both groups' adv."""
     nulls = {_twin_key(g, True): g for g in summary if g["null"]}
     out = []
     for g in summary:
@@ -198,7 +230,8 @@ def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> li
         twin = nulls.get(_twin_key(g, True))
         if twin is None:
             continue
-        a, b = g["adv_values"], twin["adv_values"]
+        score = separation(g)
+        a, b = g[f"{score}_values"], twin[f"{score}_values"]
         gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
         p = stats.permutation_pvalue(a, b, resamples=resamples)
         out.append(
@@ -213,6 +246,9 @@ def null_gaps(summary: Sequence[Mapping[str, Any]], resamples: int = 5000) -> li
                 "budget": g["budget"],
                 "adv": g["adv"][0],
                 "adv_null": twin["adv"][0],
+                "score": score,
+                "prg_score": g[score][0],
+                "null_score": twin[score][0],
                 "gap": gap,
                 "p": p,
                 "significant": bool(p < GAP_P and gap > GAP_MIN),
@@ -229,13 +265,13 @@ def _main(cell: Mapping[str, Any], inst: Mapping[str, Any]) -> bool:
 
 def _learned_on(g: Mapping[str, Any]) -> str | None:
     """ "instance" for a learned main instance, "dictator" for a learned dictator control (status
-    learned, or acc01 at least 0.9 on fresh informative rows), else None."""
+    learned, or `accuracy(g)` at least 0.9 on fresh informative rows), else None."""
     if g["status"] == "failed" or g["learner_kind"] == "reference" or g["size"] is None:
         return None
     if g["main"] and g["status"] == "learned":
         return "instance"
     dictator = g["predicate"] == "dictator" and not g["null"]
-    if dictator and (g["status"] == "learned" or g["acc01"][0] >= 0.9):
+    if dictator and (g["status"] == "learned" or g[accuracy(g)][0] >= LEARNED_ACC):
         return "dictator"
     return None
 

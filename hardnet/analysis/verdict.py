@@ -5,16 +5,20 @@ one `n` (`setup_of`), in three variants: the PRG itself (`prg`), its null (`null
 fresh seed per row, so nothing is learnable) and its dictator control (`dictator`: the same
 hyperedges and encoding, predicate `P(s_S) = s_{S_1}`, learnable by design).
 
+The judging scores are calibration-free (docs/metrics.md): `acc01_cal` says whether a group is
+learned, `auc` separates the PRG from its null (`acc01` and `adv` for rows written before they
+existed: `summary.accuracy`, `summary.separation`).
+
 - `dictator_gaps`: per PRG group, the dictator twin at the same learner entry and budget:
-  `acc01(dictator) − acc01(PRG)` with a two-sided permutation p-value over runs.
+  `acc01_cal(dictator) − acc01_cal(PRG)` with a two-sided permutation p-value over runs.
 - `verdicts`: per setup and learner entry, from the largest budget run on each variant:
   - `broken`: learned or weakly learned on the PRG, or a significant PRG-versus-null gap;
-  - `consistent`: the dictator control learned (status learned, or `acc01 ≥ 0.9`), the PRG and
-    its null at chance: "consistent with hardness at these budgets";
+  - `consistent`: the dictator control learned (`acc01_cal ≥ 0.9`), the PRG and its null at
+    chance: "consistent with hardness at these budgets";
   - `inconclusive`: the dictator control not learned at the budgets run, so a failure on the PRG
     says nothing about the PRG;
   - `some seeds`: neither of the above on the mean over seeds, but some runs on the PRG are
-    above chance (`adv ≥ WEAK_ADV`) and above every run on its null (`above_null`): a
+    above chance (`auc ≥ WEAK_AUC`) and above every run on its null (`above_null`): a
     seed-dependent finding that the mean hides;
   - `control`: a structure-aware control or reference (brute force, GF(2), oracle): learned or
     not on the PRG, the proof that the information is in the samples.
@@ -31,9 +35,16 @@ from typing import Any
 import numpy as np
 
 from hardnet.analysis import stats
-from hardnet.analysis.summary import GAP_MIN, GAP_P, WEAK_ADV
+from hardnet.analysis.summary import (
+    GAP_MIN,
+    GAP_P,
+    LEARNED_ACC,
+    WEAK_ADV,
+    WEAK_AUC,
+    accuracy,
+    separation,
+)
 
-LEARNED_ACC = 0.9  # a dictator control counts as learned from this 0-1 accuracy on
 GOOD = ("learned", "weakly")
 Group = Mapping[str, Any]
 
@@ -71,7 +82,8 @@ def _by_variant(summary: Sequence[Group]) -> dict[tuple, dict[str, dict[str, lis
 
 
 def dictator_gaps(summary: Sequence[Group], resamples: int = 5000) -> list[dict[str, Any]]:
-    """Per PRG group with a dictator twin at the same entry and budget: the acc01 gap."""
+    """Per PRG group with a dictator twin at the same entry and budget: the gap of
+    `accuracy(g)` (acc01_cal; acc01 on old rows), named in `score`."""
     out = []
     for setup, entries in _by_variant(summary).items():
         for entry, variants in entries.items():
@@ -80,23 +92,24 @@ def dictator_gaps(summary: Sequence[Group], resamples: int = 5000) -> list[dict[
                 d = twins.get(g["budget"])
                 if d is None:
                     continue
-                a, b = d["acc01_values"], g["acc01_values"]
+                score = accuracy(g)
+                a, b = d[f"{score}_values"], g[f"{score}_values"]
                 gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
                 out.append({
                     "setup": setup_label(setup), "label": g["label"], "family": g["family"],
-                    "entry": entry, "budget": g["budget"], "acc01": g["acc01"][0],
-                    "acc01_dictator": d["acc01"][0], "gap": gap,
+                    "entry": entry, "budget": g["budget"], "score": score,
+                    "prg_score": g[score][0], "dictator_score": d[score][0], "gap": gap,
                     "p": stats.permutation_pvalue(a, b, resamples=resamples),
                 })  # fmt: skip
     return out
 
 
 def _dictator_learned(g: Group | None) -> bool:
-    return g is not None and (g["status"] == "learned" or g["acc01"][0] >= LEARNED_ACC)
+    return g is not None and (g["status"] == "learned" or g[accuracy(g)][0] >= LEARNED_ACC)
 
 
 def _first_learned(gs: Sequence[Group], dictator: bool = False) -> Group | None:
-    """The smallest-budget group learned (for a dictator, by status or acc01)."""
+    """The smallest-budget group learned (for a dictator, by status or `accuracy(g)`)."""
     for g in gs:
         if _dictator_learned(g) if dictator else g["status"] == "learned":
             return g
@@ -106,25 +119,34 @@ def _first_learned(gs: Sequence[Group], dictator: bool = False) -> Group | None:
 def _gap_significant(prg: Group | None, null: Group | None) -> tuple[bool, float, float]:
     if prg is None or null is None:
         return False, math.nan, math.nan
-    a, b = prg["adv_values"], null["adv_values"]
+    score = separation(prg)
+    a, b = prg[f"{score}_values"], null[f"{score}_values"]
     gap = float(np.mean(a) - np.mean(b)) if a.size and b.size else math.nan
     p = stats.permutation_pvalue(a, b)
     return bool(p < GAP_P and gap > GAP_MIN), gap, p
 
 
+def _ranking(g: Group) -> tuple[str, str, float]:
+    """(score that ranks runs, score that says "above chance", its floor): `auc` for both with
+    floor WEAK_AUC, or (acc01, adv, WEAK_ADV) on rows written before the calibration-free
+    scores."""
+    if separation(g) == "auc":
+        return "auc", "auc", WEAK_AUC
+    return "acc01", "adv", WEAK_ADV
+
+
 def above_null(prg: Group | None, null: Group | None) -> list[tuple[float, float]]:
-    """`(acc01, adv)` of the PRG runs with `adv ≥ WEAK_ADV` whose acc01 exceeds every run of the
-    null at the same budget (the null sets the learner's own scale of chance)."""
-    if (
-        prg is None
-        or null is None
-        or prg["budget"] != null["budget"]
-        or not null["acc01_values"].size
-    ):
+    """`(auc, adv)` of the PRG runs with `auc ≥ WEAK_AUC` whose auc exceeds every run of the null
+    at the same budget (the null sets the learner's own scale of chance); `(acc01, adv)` with
+    `adv ≥ WEAK_ADV` on old rows."""
+    if prg is None or null is None or prg["budget"] != null["budget"]:
         return []
-    ceiling = float(np.max(null["acc01_values"]))
-    pairs = zip(prg["acc01_values"], prg["adv_values"], strict=True)
-    return [(float(a), float(v)) for a, v in pairs if v >= WEAK_ADV and a > ceiling]
+    rank, floor_score, floor = _ranking(prg)
+    if not null[f"{rank}_values"].size:
+        return []
+    ceiling = float(np.max(null[f"{rank}_values"]))
+    pairs = zip(prg[f"{rank}_values"], prg[f"{floor_score}_values"], prg["adv_values"], strict=True)
+    return [(float(a), float(v)) for a, f, v in pairs if f >= floor and a > ceiling]
 
 
 def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
@@ -163,7 +185,9 @@ def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
 
 
 def _acc(g: Group | None) -> str:
-    return "—" if g is None else f"acc01 {g['acc01'][0]:.2f} at {g['budget']:,}"
+    if g is None:
+        return "—"
+    return f"{accuracy(g)} {g[accuracy(g)][0]:.2f} at {g['budget']:,}"
 
 
 def paragraphs(
@@ -205,13 +229,14 @@ def paragraphs(
                 "not a tuning artefact."
             )
         for v in by["some seeds"]:
-            runs = ", ".join(f"acc01 {a:.2f} (adv {d:.2f})" for a, d in v["above"])
-            ceiling = float(np.max(v["null"]["acc01_values"]))
+            rank = _ranking(v["prg"])[0]
+            runs = ", ".join(f"{rank} {a:.2f} (adv {d:.2f})" for a, d in v["above"])
+            ceiling = float(np.max(v["null"][f"{rank}_values"]))
             parts.append(
                 f"**Above chance on some seeds**: `{v['entry']}` at {v['prg']['budget']:,} "
-                f"samples, {len(v['above'])} of {v['prg']['acc01_values'].size} runs on the PRG "
-                f"({runs}) above every run on its null (acc01 at most {ceiling:.2f}); the mean "
-                f"over seeds is {v['prg']['acc01'][0]:.2f} (PRG−null p {v['p']:.3g}). A "
+                f"samples, {len(v['above'])} of {v['prg'][f'{rank}_values'].size} runs on the "
+                f"PRG ({runs}) above every run on its null ({rank} at most {ceiling:.2f}); the "
+                f"mean over seeds is {v['prg'][rank][0]:.2f} (PRG−null p {v['p']:.3g}). A "
                 "seed-dependent finding to examine, not a tuning artefact."
             )
         if by["consistent"]:

@@ -144,7 +144,7 @@ _MEMORY_BUDGET = flags.DEFINE_float(
 flags.mark_flags_as_required(["config", "workdir"])
 
 # Row fields summarized per cell in the log line and TensorBoard hparams.
-SUMMARY = ("adv", "adv_mean", "nmse", "acc01", "cosine_min")
+SUMMARY = ("acc01_cal", "auc", "adv", "adv_mean", "nmse", "acc01", "cosine_min")
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, TypedDict
 
-SCORES = ("adv", "adv_mean", "acc01", "nmse", "mse_all")  # summarized per group
+SCORES = ("adv", "adv_mean", "acc01", "auc", "acc01_cal", "nmse", "mse_all")  # per group
 
 
 class Row(TypedDict, total=False):
@@ -25,7 +25,8 @@ class Row(TypedDict, total=False):
     Outcome: `failed`, `fail_reason`, `flags` (the learner's own diagnosis, scored anyway).
     Scores (`metrics.score_run`): `mse_all`, `nmse`; PRG families: `mse_inf`, `mse_fresh`,
     `num_fresh`, `frac_test_seen`, `fresh_check` ("exact" or "bound"), `fresh_bound`, `adv`,
-    `adv_mean`, `acc01`; teacher alignment: `cosine_min`, `cosine_mean`. `curves`: per-step
+    `adv_mean`, `acc01`, and the calibration-free `auc`, `acc01_cal` with its `threshold_cal`
+    (docs/metrics.md); teacher alignment: `cosine_min`, `cosine_mean`. `curves`: per-step
     values the learner logs (`Learner.curves`), with `step` where it logs it.
     """
 
@@ -55,6 +56,9 @@ class Row(TypedDict, total=False):
     adv: float
     adv_mean: float
     acc01: float
+    auc: float
+    acc01_cal: float
+    threshold_cal: float
     cosine_min: float
     cosine_mean: float
     curves: dict[str, list[float]]

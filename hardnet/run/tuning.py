@@ -12,8 +12,9 @@ entry runs on:
    block's *target*: its dictator control for a PRG block, else its main instance (F6). Trial
    cells are scored on a validation stream of the target (`split="validation"`: rows disjoint
    from the training and the test streams), never on the test set.
-2. *Choice*: the trial with the best mean score over its runs (`acc01` on fresh informative rows
-   for a PRG family, `−nmse` otherwise; a failed run scores worst; ties go to the lower trial).
+2. *Choice*: the trial with the best mean score over its runs (`acc01_cal` on fresh informative
+   validation rows for a PRG family, its threshold chosen on a separate calibration stream;
+   `−nmse` otherwise; a failed run scores worst; ties go to the lower trial).
 3. *Frozen runs*: the chosen point, unchanged, on every variant of the block (PRG, null,
    dictator) at every budget of the entry, scored on the test stream like any cell.
 
@@ -184,12 +185,12 @@ def plan_group(
 
 
 def score(rows: Sequence[Mapping[str, Any]], prg: bool) -> float:
-    """Mean validation score of a trial's runs: acc01 (PRG) or −nmse; a failed run scores
-    worst (0 or −inf)."""
+    """Mean validation score of a trial's runs: acc01_cal (PRG; acc01 for rows written before
+    it existed) or −nmse; a failed run scores worst (0 or −inf)."""
     worst = 0.0 if prg else -math.inf
     values = []
     for r in rows:
-        v = r.get("acc01" if prg else "nmse")
+        v = r.get(("acc01_cal" if "acc01_cal" in r else "acc01") if prg else "nmse")
         ok = not r.get("failed") and isinstance(v, int | float) and math.isfinite(v)
         values.append(worst if not ok else (v if prg else -v))
     return float(sum(values) / len(values)) if values else worst
