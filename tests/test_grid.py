@@ -117,6 +117,11 @@ def test_headline_cpu_covers_the_expected_picture(plans):
     }
     for fam in ("prg_gauss3_smoothed", "prg_depth2_smoothed"):
         assert {(fam, v) for v in ("main", "null", "dictator")} <= hard_cpu
+    # F3's hard dictator control is learned (calibration-free) by a finite set of 1e6 rows
+    f3_hard = [c for c in cells if c.learner == "sgd" and c.block == "f3_hard"]
+    assert f3_hard and all(
+        c.learner_kwargs["regime"] == "finite" and c.budget == 1_000_000 for c in f3_hard
+    )
     f3_dictator = [
         c.budget for c in cells
         if c.learner == "sgd" and c.family == "prg_gauss3_smoothed" and c.variant == "dictator"
