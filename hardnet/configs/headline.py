@@ -45,10 +45,11 @@ Commands:
   6e-3 0.93 / 0.98 (0.97 at 2e6). Depth helps more than width, and depth 4 x 64 costs a tenth of
   depth 3 x 256 per sample. On the F4 n=32 dictator, depth 4 x 64 at 3e-3 reaches 0.78 / 0.99 /
   0.98 at 1e5 / 3e5 / 1e6.
-- Measured runtime: 14 min 31 s on 2 CPU cores with nothing else running (`scripts/bench` on a
-  fresh clone, install included; 117 cells, then 23 frozen after the tuning trials; 1-minute load
-  0.87 at the start). XLA's CPU thread pool slows down many times over when the cores are shared
-  with other busy processes: measure it alone.
+- Measured runtime: 26 min 11 s on a 2-core AMD EPYC with nothing else running (`scripts/bench`
+  on a fresh clone, install included; 117 cells, then 23 frozen after the tuning trials); the
+  grid before F3's hard tier moved to a finite set took 14 min 31 s on the Intel development
+  machine. XLA's CPU thread pool slows down many times over when the cores are shared with
+  other busy processes: measure it alone.
 
 `:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
 and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
@@ -71,10 +72,11 @@ Expected result (docs/metrics.md, "Expected picture"); the report lists any devi
 - `brute_force` learned at n ≤ 20 from a few hundred samples; `gf2` learned on `tsa` at n ≤ 64
   beyond about `n²/2` informative samples (measured: from about `n^1.5`), and on `xor`; neither
   on the null.
-- `dictator` controls: generic learners learned or weakly learned; measured: online sgd at acc01
-  0.92 on F3 n=32 (2e6 samples), 0.98 on F4 n=32 and 0.99 on F4 n=128 (1e6), 0.52 on F3 n=128. The
-  report's verdict says, per setup and learner, whether a failure on the PRG is evidence (dictator
-  learned) or inconclusive (dictator not learned).
+- `dictator` controls: generic learners learned or weakly learned; measured (acc01_cal, the
+  calibration-free accuracy of docs/metrics.md): sgd 0.99 on F3 n=32 (2e6 samples), 1.00 on F4
+  n=32 and on F4 n=128 (1e6), 0.97 on F3 n=128 (finite set of 1e6 rows). The report's verdict
+  says, per setup and learner, whether a failure on the PRG is evidence (dictator learned) or
+  inconclusive (dictator not learned).
 """
 
 import ml_collections
