@@ -6,15 +6,17 @@ A cell's program (`hardnet.run.runner`) holds, at its peak,
 
     est_peak_bytes = base                                  process and runtime (CPU only)
                    + I · params                            the planted networks
-                   + I · T · row · SAMPLER_COPIES          the test sets (drawn at once)
+                   + I · T · row · (SAMPLER_COPIES + C)    the test sets (drawn at once)
                    + I · N_held · (d + 1) · 4 · 2          training rows drawn in the program
                    + I · chunk · row · SAMPLER_COPIES      the sampler's temporaries
                    + I · J · work(N, d)                    the learner's working memory per run
 
 with I instance seeds, J learner seeds, T test rows, `row` the bytes of one sampled row (x, y and
-its meta, from `jax.eval_shape` of the instance's sampler), N the budget, `N_held` = 0 for a learner
-that streams its data (`fit_online`: every built-in learner; what it holds, e.g. sgd's finite set
-within `hold_bytes`, is in its own estimate) and N otherwise, and `work(N, d)` the learner's own
+its meta, from `jax.eval_shape` of the instance's sampler), C = 2 on PRG families (the calibration
+set of `acc01_cal`, drawn after the test set and held beside it, and the inputs of both concatenated
+for the program; docs/metrics.md) and 0 elsewhere, N the budget, `N_held` = 0 for a learner that
+streams its data (`fit_online`: every built-in learner; what it holds, e.g. sgd's finite set within
+`hold_bytes`, is in its own estimate) and N otherwise, and `work(N, d)` the learner's own
 `Learner.estimate` (one copy of the data where it declares none). Training sets are drawn in chunks
 of `chunk` = `runner.SAMPLE_CHUNK` rows and concatenated (x and y only, twice: the chunks and their
 concatenation). `SAMPLER_COPIES` bounds what a sampler holds while it draws, in units of its output
@@ -89,7 +91,8 @@ def cell_estimate(cell: Cell, base_bytes: float) -> CellEstimate:
         work, flops = 4.0 * budget * d, float(budget * d)
     held = 0 if streamed else budget
     chunk = min(budget, runner.SAMPLE_CHUNK)
-    peak = base_bytes + n_i * (_nbytes(params) + cell.test_size * row * SAMPLER_COPIES)
+    sets = SAMPLER_COPIES + (2 if inst.encoding is not None else 0)  # + calibration (docstring)
+    peak = base_bytes + n_i * (_nbytes(params) + cell.test_size * row * sets)
     peak += n_i * (held * (d + 1) * 4 * 2 + chunk * row * SAMPLER_COPIES)
     peak += n_i * n_j * work
     return CellEstimate(
