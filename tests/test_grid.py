@@ -68,7 +68,7 @@ def test_only_affected_ids_change():
 @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
 def test_controls_for_prg_blocks(plans, name):
     config = CONFIGS[name]()
-    cells = plans[name].cells
+    cells = _with_frozen(plans[name])
     for bname, block in config.instances.items():
         variants = {c.variant for c in cells if c.block == bname}
         if instances.kind(block.family) == "prg":
@@ -98,7 +98,13 @@ def _with_frozen(plan):
 def test_headline_cpu_covers_the_expected_picture(plans):
     cells = _with_frozen(plans["cpu"])
     trials = [c for c in cells if (c.tuning or {}).get("split") == "validation"]
-    assert trials and {c.variant for c in trials if c.family != "easy_depth2"} == {"dictator"}
+    prg = [c for c in trials if instances.kind(c.family) == "prg"]
+    assert prg and {c.variant for c in prg} == {"dictator"}
+    # F5 under both input distributions, tensor under Gaussian inputs only (its moments)
+    f5 = {(c.learner, c.instance_kwargs["inputs"]) for c in cells if c.family == "natural_depth2"}
+    for learner in ("sgd", "kernel", "poly", "oracle", "trivial"):
+        assert {(learner, "gaussian"), (learner, "clauses")} <= f5
+    assert ("tensor", "gaussian") in f5 and ("tensor", "clauses") not in f5
     for learner in ("sgd", "tensor", "kernel", "poly"):
         fams = {(c.family, c.variant) for c in cells if c.learner == learner}
         for fam in ("prg_gauss3_smoothed", "prg_depth2_smoothed"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from test_report import _noise, _rows
 
+from hardnet import instances
 from hardnet.analysis import figures, report, verdict
 
 
@@ -23,8 +24,8 @@ def test_verdicts_need_a_learned_dictator_control():
         _setup("sgd", _noise(0.02), lambda t: 0.95)  # control learned, PRG at chance
         + _setup("kernel", _noise(0.02), _noise(0.02, 0.55))  # control not learned
         + _setup("poly", _noise(0.02, 0.5), lambda t: 0.95)  # PRG separated from its null
-        + _rows("gf2", adv=lambda t: 1.0, budget=512)
-        + _rows("gf2", adv=lambda t: 1.0, budget=2048)
+        + _rows("gf2", adv=lambda t: 1.0, acc01=lambda t: 1.0, budget=512)
+        + _rows("gf2", adv=lambda t: 1.0, acc01=lambda t: 1.0, budget=2048)
     )
     summary = report.summarize(rows)
     by = {v["entry"]: v for v in verdict.verdicts(summary)}
@@ -155,3 +156,95 @@ def test_budget_text():
     assert [figures.budget_text(n) for n in (512, 20_000, 4_000_000, 1_500)] == [
         "512", "20k", "4M", "1.5k"
     ]  # fmt: skip
+
+
+def _natural(learner, inputs, nmse, budget=2000, block="f5"):
+    """F5 rows: `_rows` on F6, re-labelled as natural_depth2 n=16 under `inputs`."""
+    rows = _rows(learner, "easy_depth2", nmse=nmse, budget=budget, block=block)
+    cell = rows[0]["cell"]  # shared by the rows of one call
+    cell["family"], cell["instance_kwargs"] = "natural_depth2", {"n": 16, "inputs": inputs}
+    for r in rows:
+        r["cell_id"] = f"{block}-{inputs}-{learner}-b{budget}"
+    return rows
+
+
+def test_planted_paragraphs_judge_each_input_distribution_at_the_largest_budget():
+    rows = (
+        _natural("sgd", "gaussian", lambda t: 0.5, budget=200)  # a smaller budget: not judged
+        + _natural("sgd", "gaussian", lambda t: 0.002)
+        + _natural("kernel", "gaussian", _noise(0.005, 0.03))
+        + _natural("sgd", "clauses", lambda t: 0.001)
+        + _natural("poly", "clauses", _noise(0.01, 1.3))
+        + _rows("tensor", "easy_depth2", nmse=lambda t: 1e-4, block="f6")
+    )
+    summary = report.summarize(rows)
+    f6, f5 = verdict.planted_paragraphs(summary)  # sorted by family
+    assert f5.startswith("**natural_depth2 n=16.**")
+    assert (
+        "f5 n=16 gaussian inputs: learned by `sgd` (nmse 0.002 at 2,000); weakly learned by "
+        "`kernel`" in f5
+    )
+    assert (
+        "f5 n=16 clauses inputs: learned by `sgd` (nmse 0.001 at 2,000); worse than the "
+        "mean: `poly`" in f5
+    )
+    assert "nmse 0.5" not in f5
+    assert instances.caveat("natural_depth2") in f5 and "decodes the leak" in f5
+    assert f6 == "**easy_depth2 d=16.** f6 d=16: learned by `tensor` (nmse 0.0001 at 2,000)."
+
+
+def test_labels_name_f5_inputs_unless_the_block_does():
+    rows = _natural("sgd", "clauses", lambda t: 0.1, block="f5_clauses") + _natural(
+        "sgd", "gaussian", lambda t: 0.1, block="f5"
+    )
+    labels = {g["label"] for g in report.summarize(rows)}
+    assert labels == {"f5_clauses n=16", "f5 n=16 gaussian inputs"}
+
+
+def _png_size(path):
+    head = path.read_bytes()[:24]
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_headline_cells_say_what_the_verdict_says(tmp_path):
+    """Every cell of the headline figure carries its number, and its color is the verdict's word:
+    a control the verdict calls learned is learned in the figure, one it does not is not (rows
+    written before acc01_cal, whose stored status went by `adv ≥ 0.9`, included)."""
+    cal = dict(auc=_noise(0.01, 0.5), acc01_cal=_noise(0.01, 0.5))
+    rows = (
+        _setup("sgd", _noise(0.02), lambda t: 0.95)  # consistent (old rows: acc01)
+        # old rows: adv 0.95 but acc01 0.8 on the dictator: stored "learned", not learned by acc01
+        + _rows("kernel", adv=_noise(0.02), acc01=_noise(0.02, 0.5))
+        + _rows("kernel", null=True, adv=_noise(0.02, 0, 1), acc01=_noise(0.02, 0.5, 2))
+        + _rows("kernel", predicate="dictator", adv=lambda t: 0.95, acc01=lambda t: 0.8)
+        # calibration-free rows on a second setup: dictator learned at acc01_cal 0.97, acc01 0.43
+        + _rows("sgd", n=128, block="f3_hard", acc01=lambda t: 0.5, **cal)
+        + _rows("sgd", n=128, block="f3_hard", null=True, acc01=lambda t: 0.5, **cal)
+        + _rows("sgd", n=128, block="f3_hard", predicate="dictator", acc01=lambda t: 0.43,
+                auc=lambda t: 0.99, acc01_cal=_noise(0.005, 0.97))
+        + _rows("tensor", "easy_depth2", nmse=lambda t: 2e-4, block="f6")
+        + _natural("sgd", "clauses", lambda t: 0.003, block="f5_clauses")
+    )  # fmt: skip
+    summary = report.summarize(rows)
+    drawn = {p.title: p for p in figures.panels(summary)}
+    judged = verdict.verdicts(summary)
+    assert {v["entry"]: v["verdict"] for v in judged if v["setup"] == "f3 n=32"} == {
+        "sgd": "consistent", "kernel": "inconclusive"
+    }  # fmt: skip
+    for v in judged:
+        panel = next(p for p in drawn.values() if p.title.endswith(f"({v['setup'].split()[0]})"))
+        cell = {c: panel.cells[(v["entry"], c)][0] for c in panel.columns}
+        assert panel.words[v["entry"]] == v["verdict"]
+        if v["verdict"] == "consistent":
+            assert cell["dictator"] == "learned" and {cell["prg"], cell["null"]} <= {"chance"}
+        if v["verdict"] == "inconclusive":
+            assert cell["dictator"] != "learned"
+    for panel in drawn.values():
+        for status, text in panel.cells.values():
+            _, number = text.split("\n")
+            assert status in figures.COLORS and float(number) == float(number)  # not n/a
+    assert drawn["F6 easy_depth2 d=16"].cells[("tensor", "f6 d=16")][1] == "2k\n2e-04"
+    assert drawn["F5 natural_depth2 n=16"].cells[("sgd", "f5_clauses n=16")][1] == "2k\n0.003"
+    path = figures.headline(summary, tmp_path / "headline.png")
+    width, height = _png_size(path)
+    assert 800 < width <= 1600 and height > 200

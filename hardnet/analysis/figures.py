@@ -1,9 +1,11 @@
 """The report's figures (PNG, matplotlib's Agg backend), drawn from summary groups.
 
-- `headline`: learners as rows; per PRG setup (`verdict.setup_of`) the columns PRG · null ·
-  dictator; each cell colored by the status at the largest budget run there, with that budget
-  (and the acc01_cal of the PRG families) written in it. Structure-aware controls (brute force,
-  GF(2)) appear as rows wherever they ran; the easy family (F6) has its own column.
+- `headline`: small multiples, one panel per setup (`panels`): per PRG setup
+  (`verdict.setup_of`) learners as rows and the columns PRG · null · dictator, then the
+  verdict's word for the learner; per planted family and size (F6, F5) a column per instance.
+  Each cell is colored by the status the verdict reads (`verdict.status`: on PRG families
+  "learned" is `acc01_cal ≥ 0.9`) at the largest budget run there, and shows that budget and
+  its number (acc01_cal, or nmse on planted families). Reference learners are left out.
 - `sample_complexity`: per PRG setup, one panel per learner: acc01_cal (mean and 95% interval)
   against training samples, the PRG, null and dictator curves overlaid, chance at 1/2.
 - `curves`: per instance, the headline metric against budget, one line per learner.
@@ -11,6 +13,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from hardnet import instances
+from hardnet.analysis import verdict
 from hardnet.analysis.summary import LEARNED_ACC, LEARNED_ADV, LEARNED_NMSE, accuracy
 from hardnet.analysis.verdict import setup_label, setup_of, variant_of
 from hardnet.core.textio import slug
@@ -30,6 +36,13 @@ COLORS = {  # status -> cell color of the headline figure
     "below": "#fdae61",
     "failed": "#d73027",
 }
+STATUS_WORDS = {
+    "learned": "learned",
+    "weakly": "weakly learned",
+    "chance": "at chance",
+    "below": "below chance",
+    "failed": "failed",
+}
 VARIANTS = ("prg", "null", "dictator")
 LINES = {"prg": ("C3", "o"), "null": ("C7", "s"), "dictator": ("C0", "^")}
 
@@ -37,9 +50,25 @@ LINES = {"prg": ("C3", "o"), "null": ("C7", "s"), "dictator": ("C0", "^")}
 def budget_text(samples: int) -> str:
     """`512`, `20k`, `4M`: a sample count in a few characters."""
     for scale, suffix in ((10**6, "M"), (10**3, "k")):
-        if samples >= scale:
-            return f"{samples / scale:.3g}{suffix}"
+        value = samples / scale
+        if value >= 1 and (round(value, 1) == value or value >= 100):
+            return f"{value:.3g}{suffix}"
     return str(samples)
+
+
+def samples_axis(ax: Any, samples: Sequence[float]) -> None:
+    """A log axis of training samples with a label at every decade only ("1k", "100k", "1M"),
+    widened to hold at least one decade, and no minor-tick labels."""
+    from matplotlib import ticker
+
+    lo, hi = float(min(samples)) / 1.6, float(max(samples)) * 1.6
+    if math.floor(math.log10(hi)) < math.ceil(math.log10(lo)):  # no decade inside
+        lo = min(lo, 10 ** math.floor(math.log10(lo)))
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, numticks=12))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda x, _: budget_text(round(x))))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _pyplot() -> Any:
@@ -51,69 +80,145 @@ def _pyplot() -> Any:
     return plt
 
 
-def _largest(summary: Sequence[Group]) -> dict[tuple, Group]:
-    """(column, entry) -> the group of the largest budget, where a column is a (setup,
-    variant) of a PRG family or the instance label elsewhere."""
-    out: dict[tuple, Group] = {}
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """One setup of the headline figure: learners (rows) × columns, each cell a status and the
+    text drawn in it (budget, then acc01_cal or nmse), and per learner the verdict's word."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[str, ...]
+    cells: dict[tuple[str, str], tuple[str, str]]  # (entry, column) -> (status, text)
+    words: dict[str, str]  # entry -> the verdict's word (PRG setups)
+
+
+def _cell(g: Group) -> tuple[str, str]:
+    """(status as the verdict reads it, "budget\nnumber") for one group."""
+    score = accuracy(g) if g["family_kind"] == "prg" else "nmse"
+    value = g[score][0]
+    number = (
+        "n/a"
+        if not np.isfinite(value)
+        else f"{value:.2f}"
+        if score != "nmse"
+        else (f"{value:.2g}" if value >= 1e-3 else f"{value:.0e}")
+    )
+    return verdict.status(g), f"{budget_text(g['budget'])}\n{number}"
+
+
+def panels(summary: Sequence[Group]) -> list[Panel]:
+    """The headline figure's panels: one per PRG setup (columns PRG · null · dictator, largest n
+    first) and one per planted family and size (a column per instance: F5's two input
+    distributions side by side), each cell at the largest budget run there; reference learners
+    left out (they bound the scale, docs/metrics.md)."""
+    largest: dict[tuple, dict[tuple[str, str], Group]] = defaultdict(dict)
     for g in summary:
-        if g["learner_kind"] == "reference":
+        if g["learner_kind"] == "reference" or (g["family_kind"] != "prg" and not g["main"]):
             continue
         if g["family_kind"] == "prg":
-            column = (setup_label(setup_of(g)), variant_of(g))
-        elif not g["main"]:
-            continue
+            setup, column = ("prg", *setup_of(g)), variant_of(g)
         else:
-            column = (g["label"], "")
-        key = (column, g["entry"])
-        if key not in out or g["budget"] > out[key]["budget"]:
-            out[key] = g
+            size = f"n={g['n']}" if g["n"] is not None else f"d={g['size']}"
+            setup, column = ("planted", g["family"], size), g["label"]
+        key = (g["entry"], column)
+        if key not in largest[setup] or g["budget"] > largest[setup][key]["budget"]:
+            largest[setup][key] = g
+    words = {(v["setup"], v["entry"]): v["verdict"] for v in verdict.verdicts(summary)}
+
+    def order(setup: tuple) -> tuple:
+        if setup[0] == "prg":
+            return (0, -(setup[3] or 0), setup[2])
+        return (1, setup[1], setup[2])
+
+    out = []
+    for setup in sorted(largest, key=order):
+        groups = largest[setup]
+        kinds = {e: g["learner_kind"] for (e, _), g in groups.items()}
+        rows = tuple(sorted(kinds, key=lambda e: (kinds[e] != "generic", e)))
+        code = instances.code(setup[1])
+        if setup[0] == "prg":
+            label = setup_label(setup[1:])
+            columns = tuple(v for v in VARIANTS if any(c == v for _, c in groups))
+            predicate = next((g["predicate"] for g in groups.values() if not g["null"]
+                              and g["predicate"] != "dictator"), None)  # fmt: skip
+            title = f"{code} {predicate or ''} n={setup[3]}  ({setup[2]})"
+            said = {e: words.get((label, e), "") for e in rows}
+        else:
+            columns = tuple(sorted({c for _, c in groups}))
+            title, said = f"{code} {setup[1]} {setup[2]}", {}
+        cells = {key: _cell(g) for key, g in groups.items()}
+        out.append(Panel(title, columns, rows, cells, said))
     return out
 
 
-def _columns(cells: Mapping[tuple, Group]) -> list[tuple[str, str]]:
-    order = {v: i for i, v in enumerate(("",) + VARIANTS)}
-    return sorted({c for c, _ in cells}, key=lambda c: (c[0], order.get(c[1], 9)))
+def _short(column: str) -> str:
+    """A planted column's header: F5's input distribution, else the block."""
+    for inputs in ("gaussian", "clauses"):
+        if inputs in column:
+            return inputs
+    return column.split()[0]
 
 
-def headline(summary: Sequence[Group], path: str | Path) -> Path | None:
-    """The headline figure (module docstring); None when there is nothing to draw."""
-    cells = _largest(summary)
-    if not cells:
-        return None
-    plt = _pyplot()
-    columns = _columns(cells)
-    kinds = {g["entry"]: g["learner_kind"] for g in cells.values()}
-    rows = sorted(kinds, key=lambda e: (kinds[e] != "generic", e))
-    fig, ax = plt.subplots(figsize=(1.2 + 1.15 * len(columns), 0.9 + 0.5 * len(rows)))
-    for i, entry in enumerate(rows):
-        for j, column in enumerate(columns):
-            g = cells.get((column, entry))
-            color = "white" if g is None else COLORS.get(g["status"], "white")
+PANEL_UNITS = 4.7  # cell widths per panel: three columns and the verdict's word
+
+
+def _draw_panel(ax: Any, panel: Panel, plt: Any) -> None:
+    for i, entry in enumerate(panel.rows):
+        for j, column in enumerate(panel.columns):
+            status, text = panel.cells.get((entry, column), ("", ""))
+            color = COLORS.get(status, "white")
             ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=2))
-            if g is None:
-                continue
-            text = budget_text(g["budget"])
-            if g["metric"] != "nmse" and np.isfinite(g[accuracy(g)][0]):
-                text += f"\n{g[accuracy(g)][0]:.2f}"
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7)
-    ax.set_xlim(0, len(columns))
-    ax.set_ylim(len(rows), 0)
-    ax.set_xticks(np.arange(len(columns)) + 0.5)
-    ax.set_xticklabels([f"{c}\n{v}" if v else c for c, v in columns], fontsize=7, rotation=30)
-    ax.set_yticks(np.arange(len(rows)) + 0.5)
-    ax.set_yticklabels(rows, fontsize=8)
-    ax.tick_params(length=0)
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7.5)
+        if panel.words:
+            ax.text(len(panel.columns) + 0.12, i + 0.5, panel.words.get(entry, ""), ha="left",
+                    va="center", fontsize=7.5, style="italic")  # fmt: skip
+    ax.set_xlim(0, PANEL_UNITS)
+    ax.set_ylim(len(panel.rows), 0)
+    ax.set_xticks(np.arange(len(panel.columns)) + 0.5)
+    ax.set_xticklabels([_short(c) if not panel.words else c for c in panel.columns], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(len(panel.rows)) + 0.5)
+    ax.set_yticklabels(panel.rows, fontsize=8.5)
+    ax.tick_params(length=0, pad=2)
     for side in ax.spines.values():
         side.set_visible(False)
+    ax.set_title(panel.title, fontsize=9, pad=16, loc="left")
+
+
+def headline(summary: Sequence[Group], path: str | Path, ncols: int = 4) -> Path | None:
+    """The headline figure (module docstring): `panels` as small multiples, `ncols` to a row,
+    about 1500 px wide; None when there is nothing to draw."""
+    drawn = panels(summary)
+    if not drawn:
+        return None
+    plt = _pyplot()
+    ncols = min(ncols, len(drawn))
+    grid = [drawn[i : i + ncols] for i in range(0, len(drawn), ncols)]
+    head = 1.3  # cell heights above a panel: its title and column names
+    heights = [max(len(p.rows) for p in line) + head + 0.4 for line in grid]
+    top = 0.6  # inches above the panels: the title and the legend
+    fig = plt.figure(figsize=(3.6 * ncols, 0.4 * sum(heights) + top))
+    height = fig.get_figheight()
+    spec = fig.add_gridspec(len(grid), ncols, height_ratios=heights, hspace=0, wspace=0.5,
+                            top=1 - top / height, bottom=0.0, left=0.07, right=0.99)  # fmt: skip
+    for r, line in enumerate(grid):
+        for c, panel in enumerate(line):
+            rows = len(panel.rows)
+            ratios = [head, rows, heights[r] - head - rows]  # panels aligned at the top
+            sub = spec[r, c].subgridspec(3, 1, height_ratios=ratios, hspace=0)
+            _draw_panel(fig.add_subplot(sub[1]), panel, plt)
+    fig.suptitle(
+        "Who learns what, at the largest budget run: samples, then acc01_cal (PRG families, "
+        f"learned ≥ {LEARNED_ACC}) or nmse (planted, learned ≤ {LEARNED_NMSE}); the verdict in "
+        "italics", fontsize=9.5, y=1 - 0.12 / height,
+    )  # fmt: skip
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLORS.values()]
-    ax.legend(handles, list(COLORS), ncol=len(COLORS), fontsize=7, frameon=False,
-              loc="lower center", bbox_to_anchor=(0.5, 1.0))  # fmt: skip
-    ax.set_title("status at the largest budget (samples; acc01_cal on fresh informative rows)",
-                 fontsize=8, pad=22)  # fmt: skip
-    fig.tight_layout()
+    fig.legend(handles, [STATUS_WORDS[s] for s in COLORS], ncol=len(COLORS), fontsize=8.5,
+               frameon=False, loc="upper center",
+               bbox_to_anchor=(0.5, 1 - 0.32 / height))  # fmt: skip
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -140,8 +245,8 @@ def sample_complexity(summary: Sequence[Group], plots_dir: str | Path) -> list[P
                 ax.errorbar(x, ci[:, 0], yerr=err, color=color, marker=marker, capsize=2,
                             ms=4, label=variant)  # fmt: skip
             ax.axhline(0.5, color="gray", lw=0.8)
-            ax.axhline(0.9, color="gray", lw=0.8, ls="--")
-            ax.set_xscale("log")
+            ax.axhline(LEARNED_ACC, color="gray", lw=0.8, ls="--")
+            samples_axis(ax, [g["budget"] for gs in entries[entry].values() for g in gs])
             ax.set_ylim(0.3, 1.02)
             ax.set_title(entry, fontsize=9)
             ax.set_xlabel("training samples", fontsize=8)
@@ -179,7 +284,7 @@ def curves(summary: Sequence[Group], plots_dir: str | Path) -> list[Path]:
             ci = np.array([g[metric] for g in lg], dtype=float)
             err = np.abs(np.stack([ci[:, 0] - ci[:, 1], ci[:, 2] - ci[:, 0]]))
             ax.errorbar(x, ci[:, 0], yerr=err, marker="o", capsize=3, label=entry)
-        ax.set_xscale("log")
+        samples_axis(ax, [g["budget"] for g in gs])
         if metric == "adv":
             ax.axhline(LEARNED_ADV, color="gray", ls="--", lw=0.8)
             ax.axhline(0.0, color="gray", lw=0.8)

@@ -180,10 +180,8 @@ def render(
     parts += [f"![{p.stem}](plots/{p.name})" for p in figures_.get("samples", ())]
     parts += ["", "## Verdict", ""]
     judged = verdict.verdicts(summary)  # once: the paragraphs and the table share it
-    paragraphs = verdict.paragraphs(summary, judged)
-    parts += (
-        [f"{x}\n" for x in paragraphs] if paragraphs else ["No PRG family in these results.", ""]
-    )
+    paragraphs = verdict.paragraphs(summary, judged) + verdict.planted_paragraphs(summary)
+    parts += [f"{x}\n" for x in paragraphs] if paragraphs else ["No family in these results.", ""]
     parts += ["", _verdict_table(judged), "", "## Deviations from the expected picture", ""]
     parts += [f"- {d}" for d in devs] if devs else ["None: the results match docs/metrics.md."]
     parts += [

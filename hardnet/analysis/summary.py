@@ -85,6 +85,8 @@ def label(cell: Mapping[str, Any]) -> str:
         parts.append(f"d={inst['d']}")
     if inst.get("predicate") is not None and cell.get("variant") != "dictator":
         parts.append(str(inst["predicate"]))
+    if inst.get("inputs") is not None and str(inst["inputs"]) not in parts[0]:
+        parts.append(f"{inst['inputs']} inputs")  # F5, unless its block's name says them
     return " ".join(parts)
 
 

@@ -48,6 +48,20 @@ def kind(family: str) -> str:
     return registry.lookup(REGISTRY, "family", family).kind
 
 
+def code(family: str) -> str:
+    """The family's short name in the spec ("F3"), or the family id when it has none."""
+    try:
+        first = registry.lookup(REGISTRY, "family", family).description.split()[0]
+    except ValueError:
+        return family
+    return first if first[:1] == "F" and first[1:].isdigit() else family
+
+
+def caveat(family: str) -> str:
+    """What the family's construction can and cannot show, for the verdict ("" if nothing)."""
+    return {"natural_depth2": natural_depth2.VERDICT_CAVEAT}.get(family, "")
+
+
 def make(family: str, **kwargs: Any) -> Instance:
     """The instance of `family` at the given hyperparameters (validated before anything runs)."""
     return registry.create(REGISTRY, "family", family, kwargs)

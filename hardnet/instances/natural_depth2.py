@@ -55,6 +55,16 @@ from hardnet.instances import common
 FAMILY = "natural_depth2"
 WEIGHTS = ("gaussian", "uniform")
 INPUTS = ("gaussian", "clauses")
+VERDICT_CAVEAT = (  # what the report's verdict says the family can and cannot show
+    "What the reconstruction can show: whether natural-weights networks are learned under "
+    "Gaussian inputs, the regime of the positive results. What it cannot: [DV20]'s hardness "
+    "under the weight-dependent clause distribution. Here the label jumps by 2a_1 exactly on "
+    "the clauses that sign(w_1) violates and the inputs expose |w_1i| (the leak, "
+    "docs/instances.md, F5), so fitting the clause rows refutes nothing; and no learner in "
+    "the zoo decodes the leak on purpose (none reads sign(w_1) off the violated clauses): "
+    "the clause rows measure how generic learners fit a sparse, heavy-tailed input "
+    "distribution whose labels carry the assignment."
+)
 
 
 def make(
