@@ -5,7 +5,9 @@
 # EXTRA is given: the test and ray extras), pinned versions with hashes (`pip install
 # --require-hashes`), then hardnet itself without dependencies. HARDNET_NO_LOCK=1, or a Python
 # without a lockfile, installs from pyproject.toml's ranges instead (a warning says so).
-# `scripts/lock` refreshes the lockfiles. The lock used (path and sha256) is exported as
+# HARDNET_ACCELERATOR=cuda12 installs jax with its CUDA 12 plugin from locks/py3.X-cuda12.txt
+# instead (Python 3.12; an error naming the lockfiles where this Python has none), for
+# `scripts/bench` on a GPU node. `scripts/lock` refreshes the lockfiles. The lock used (path and sha256) is exported as
 # HARDNET_LOCK and recorded in each run's meta.json.
 ensure_venv() {
   local extra="${1:-}"
@@ -17,6 +19,14 @@ ensure_venv() {
   fi
   pyver="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
   lock="$root/locks/py$pyver${extra:+-test}.txt"
+  if [[ -n "${HARDNET_ACCELERATOR:-}" && "${HARDNET_ACCELERATOR}" != cpu ]]; then
+    lock="$root/locks/py$pyver-${HARDNET_ACCELERATOR/#cuda/cuda12}.txt"
+    [[ "$HARDNET_ACCELERATOR" == cuda1* ]] && lock="$root/locks/py$pyver-$HARDNET_ACCELERATOR.txt"
+    if [[ ! -f "$lock" ]]; then
+      echo "error: HARDNET_ACCELERATOR=$HARDNET_ACCELERATOR: no lockfile ${lock#"$root"/} for Python $pyver (locks/: $(ls "$root/locks" | tr '\n' ' '))" >&2
+      return 2
+    fi
+  fi
   if [[ -n "${HARDNET_NO_LOCK:-}" || ! -f "$lock" ]]; then
     [[ -f "$lock" ]] || echo "warning: no lockfile $lock; installing from pyproject.toml ranges" >&2
     lock=""

@@ -1,16 +1,52 @@
-"""Shared pytest setup: absl flags usable without app.run, and partitionable threefry."""
+"""Shared pytest setup: absl flags usable without app.run, partitionable threefry, and the CPU.
+
+Tests run on the CPU (`JAX_PLATFORMS=cpu`, inherited by the workers they start), so that
+`pytest -n auto` on a GPU machine does not start one process per core that each preallocate 75%
+of the GPU, and tests that read a lowered program see the CPU's. Tests marked `gpu` are the
+exception: they run only when asked for (`pytest -m gpu`), on the accelerator, with
+preallocation off, and skip where jax sees no GPU; `HARDNET_GPU_TEST_PLATFORM=cpu` runs them on
+the CPU instead (`scripts/gpu-check --cpu`).
+"""
+
+import os
 
 import jax
+import pytest
 from absl import flags
+
+
+def _gpu_run(config) -> bool:
+    return "gpu" in (config.getoption("-m") or "")
+
+
+def _gpu_platform() -> str:
+    return os.environ.get("HARDNET_GPU_TEST_PLATFORM", "gpu")
 
 
 def pytest_configure(config):
     if not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()
     jax.config.update("jax_threefry_partitionable", True)
+    if _gpu_run(config) and _gpu_platform() != "cpu":
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    else:
+        os.environ["JAX_PLATFORMS"] = "cpu"
+        jax.config.update("jax_platforms", "cpu")
 
 
 def pytest_collection_modifyitems(session, config, items):
     """Tests marked `slow` first: under pytest-xdist the long ones (the :gpu rehearsal, the chaos
-    run) then overlap the many short ones instead of running alone at the end."""
+    run) then overlap the many short ones instead of running alone at the end. Tests marked `gpu`
+    skip unless asked for and a GPU is visible."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    reason = None
+    if not _gpu_run(config):
+        reason = "a gpu test: run with -m gpu"
+    elif _gpu_platform() != "cpu" and jax.default_backend() != "gpu":
+        reason = f"no GPU visible to jax (backend {jax.default_backend()})"
+    if reason:
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=reason))

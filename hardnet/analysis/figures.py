@@ -144,7 +144,8 @@ def panels(summary: Sequence[Group]) -> list[Panel]:
             title = f"{code} {predicate or ''} n={setup[3]}  ({setup[2]})"
             said = {e: words.get((label, e), "") for e in rows}
         else:
-            columns = tuple(sorted({c for _, c in groups}))
+            # Gaussian inputs (the regime of the positive results) before the others
+            columns = tuple(sorted({c for _, c in groups}, key=lambda c: ("gauss" not in c, c)))
             title, said = f"{code} {setup[1]} {setup[2]}", {}
         cells = {key: _cell(g) for key, g in groups.items()}
         out.append(Panel(title, columns, rows, cells, said))
@@ -234,7 +235,8 @@ def sample_complexity(summary: Sequence[Group], plots_dir: str | Path) -> list[P
     plt, paths = _pyplot(), []
     for setup, entries in sorted(by_setup.items(), key=lambda kv: str(kv[0])):
         names = sorted(entries)
-        fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.6), squeeze=False)
+        width = max(2.6 * len(names), 4.2)  # room for the title over a single panel
+        fig, axes = plt.subplots(1, len(names), figsize=(width, 2.6), squeeze=False)
         for ax, entry in zip(axes[0], names, strict=True):
             for variant, gs in sorted(entries[entry].items()):
                 gs = sorted(gs, key=lambda g: g["budget"])
@@ -293,6 +295,7 @@ def curves(summary: Sequence[Group], plots_dir: str | Path) -> list[Path]:
             ax.axhline(0.5, color="gray", lw=0.8)
         else:
             ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_ylim(bottom=0)  # nmse is never negative
             ax.axhline(LEARNED_NMSE, color="gray", ls="--", lw=0.8)
         ax.set_xlabel("training samples")
         ax.set_ylabel(metric)

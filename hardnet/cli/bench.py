@@ -30,7 +30,7 @@ from ml_collections import config_flags
 
 from hardnet.cli import common
 from hardnet.core import textio
-from hardnet.run import estimate, executors, grid, progress, results, tblog, tuning
+from hardnet.run import estimate, executors, grid, probe, progress, results, tblog, tuning, worker
 
 PROG = "hardnet-bench"
 
@@ -101,13 +101,24 @@ def _ray_flags_need_ray(values: dict[str, Any]) -> bool:
     )
 
 
-def _executor_options() -> dict[str, Any]:
-    """The chosen executor's options from its flags (`executors.get` keywords)."""
+def _executor_options(jax_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The chosen executor's options from its flags (`executors.get` keywords); `jax_config`:
+    the jax options asked for on the command line, for the processes that run the cells."""
     if _EXECUTOR.value == "ray":
-        return {key: holder.value for key, holder in _RAY_FLAGS.items()}
-    if _CELL_TIMEOUT.value == 0 or _DISTRIBUTED.value:  # multi-host: cells stay in-process
+        options = {key: holder.value for key, holder in _RAY_FLAGS.items()}
+        return {**options, "jax_config": dict(jax_config)}
+    if not _out_of_process():  # multi-host, or no watchdog: cells run in this process
         return {"cell_timeout": None}
-    return {"cell_timeout": _CELL_TIMEOUT.value, "preload": [_config_file()]}
+    return {
+        "cell_timeout": _CELL_TIMEOUT.value,
+        "preload": [_config_file()],
+        "jax_config": dict(jax_config),
+    }
+
+
+def _out_of_process() -> bool:
+    """Whether the cells run in other processes (workers, Ray tasks) than this driver."""
+    return _EXECUTOR.value == "ray" or (_CELL_TIMEOUT.value > 0 and not _DISTRIBUTED.value)
 
 
 def _config_file() -> str:
@@ -201,7 +212,11 @@ def run_grid(
     except ValueError as error:
         common.fail(PROG, error)
     memory = None if memory_budget_gib is None else memory_budget_gib * 2**30
-    plan_json = estimate.make_plan(cells, memory)
+    device = _device(executor, options)
+    try:
+        plan_json = estimate.make_plan(cells, memory, device)
+    except ValueError as error:  # an accelerator that reports no memory limit
+        common.fail(PROG, error)
     if dry_run:
         os.makedirs(workdir, exist_ok=True)
         path = os.path.join(workdir, "plan.json")
@@ -220,6 +235,7 @@ def run_grid(
         {"config": config.to_dict() if hasattr(config, "to_dict") else config, "seed": seed},
         cell_order=[c.cell_id for c in plan.cells],
         write_meta=writer,
+        device=device,
     )
     try:
         with store.run_lock(shard_index, num_shards):
@@ -231,6 +247,18 @@ def run_grid(
             return ran + _run_frozen(store, plan, execute, seed, shard_index, num_shards, log_tb)
     except results.WorkdirBusy as error:
         common.fail(PROG, error)
+
+
+def _device(executor: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """`probe.probe()` of a process that will run the cells (`executors.device`), checked
+    against the `--jax_platforms` asked for; one line and exit 2 where it cannot start there."""
+    asked = (options.get("jax_config") or executors.jax_options()).get("jax_platforms")
+    try:
+        device = executors.device(executor, **options)
+        probe.check(device, asked)
+    except (worker.WorkerStartFailed, ValueError) as error:
+        common.fail(PROG, error)
+    return device
 
 
 def _run_cells(
@@ -299,6 +327,9 @@ def main(argv: list[str]) -> None:
     logging.getLogger("jax").setLevel(logging.WARNING)
     if _SHARD_INDEX.value >= _NUM_SHARDS.value:
         common.fail(PROG, f"--shard_index must be < --num_shards, got {_SHARD_INDEX.value}")
+    jax_config = executors.jax_options()  # as asked: for the processes that run the cells
+    if _out_of_process():  # the driver plans on the CPU and never takes an accelerator
+        jax.config.update("jax_platforms", "cpu")
     if _DISTRIBUTED.value:
         jax.distributed.initialize()
     config = _load_config()
@@ -314,7 +345,7 @@ def main(argv: list[str]) -> None:
             _NUM_SHARDS.value,
             executor=_EXECUTOR.value,
             tensorboard=_TENSORBOARD.value,
-            executor_options=_executor_options(),
+            executor_options=_executor_options(jax_config),
             dry_run=_DRY_RUN.value,
             memory_budget_gib=_MEMORY_BUDGET.value,
         )

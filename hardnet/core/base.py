@@ -223,6 +223,10 @@ class Learner:
       describe_failure: `code -> (failures, flags)` for the bit mask `info["failure_reason"]`:
         texts that void the run's predictions, and diagnoses recorded with a scored run; None
         when `info["failed"]` needs no decoding.
+      matmul_precision: the `jax.default_matmul_precision` its programs are traced under
+        (the runner's), e.g. "highest" where float32 accuracy matters (Gram blocks, normal
+        equations, moment tensors): accelerators otherwise multiply float32 at TF32-class
+        precision. None: jax's default.
     """
 
     name: str
@@ -234,6 +238,7 @@ class Learner:
     curves: tuple[str, ...] = ()
     first_layer: Callable[[Any], Array] | None = None
     describe_failure: Callable[[int], tuple[list[str], list[str]]] | None = None
+    matmul_precision: str | None = None
 
     def __post_init__(self) -> None:
         # NumPy and JAX arrays alike: x and y become JAX arrays at the API boundary (a NumPy

@@ -21,7 +21,8 @@ class Row(TypedDict, total=False):
     `instance_seed`, `learner_seed`; what the pieces say of themselves: `learner_kind`
     ("generic", "control", "reference"), `family_kind` ("prg", "planted"),
     `informative_fraction` (exact probability that a sampled row is informative).
-    Cost: `samples` (= budget), `num_runs` (runs sharing the program), `compile_s`, `run_s`.
+    Cost: `samples` (= budget), `num_runs` (runs sharing the program), `compile_s`, `run_s`;
+    where: `backend` and `device_kind` of the process that ran it (absent on failed rows).
     Outcome: `failed`, `fail_reason`, `flags` (the learner's own diagnosis, scored anyway).
     Scores (`metrics.score_run`): `mse_all`, `nmse`; PRG families: `mse_inf`, `mse_fresh`,
     `num_fresh`, `frac_test_seen`, `fresh_check` ("exact" or "bound"), `fresh_bound`, `adv`,
@@ -42,6 +43,8 @@ class Row(TypedDict, total=False):
     num_runs: int
     compile_s: float
     run_s: float
+    backend: str
+    device_kind: str
     failed: bool
     fail_reason: str | None
     flags: str | None

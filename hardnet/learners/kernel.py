@@ -334,5 +334,11 @@ def make(
         return work, flops + 16 * cg_iters * num_r * m * m
 
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
+        matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
+        name=NAME,
+        config=config,
+        fit=fit,
+        fit_online=fit_online,
+        vmappable=True,
+        estimate=estimate,
     )

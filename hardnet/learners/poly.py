@@ -310,5 +310,11 @@ def make(
         return work, 2.0 * rows * count * count + rows * count * ridges + ridges * count**3
 
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
+        matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
+        name=NAME,
+        config=config,
+        fit=fit,
+        fit_online=fit_online,
+        vmappable=True,
+        estimate=estimate,
     )

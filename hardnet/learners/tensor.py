@@ -208,6 +208,7 @@ def _learner(s: Settings) -> Learner:
         return work, flops
 
     return Learner(
+        matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
         name=NAME,
         config=dataclasses.asdict(s),
         fit=fit,

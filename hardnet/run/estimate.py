@@ -29,21 +29,23 @@ tiny cell (`CPU_BASE_BYTES`, measured on the 2-core CPU machine, jax 0.10.2); on
 device holds no such base. `tests/test_estimate.py` compares the estimate with the measured peak
 resident size of a small and of a 10⁶-row cell.
 
-A cell whose estimate exceeds the memory budget (`--memory_budget_gib`; default the device's
-reported memory, or `HARDNET_MAX_BYTES` on the CPU) is refused before anything runs.
+I is per device: with several local devices the instance seeds are sharded over them. A cell
+whose estimate exceeds the memory budget (`--memory_budget_gib`; default the memory the device
+reports to the process that runs the cells, `probe.budget`, or `HARDNET_MAX_BYTES` on the CPU)
+is refused before anything runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 
 from hardnet.core import validation
-from hardnet.run import runner
+from hardnet.run import probe, runner
 from hardnet.run.grid import Cell
 
 # VmHWM of a process that imported hardnet and ran a tiny cell (measured: 2 cores, jax 0.10.2).
@@ -72,8 +74,9 @@ def _nbytes(tree: Any) -> int:
     return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(tree))
 
 
-def cell_estimate(cell: Cell, base_bytes: float) -> CellEstimate:
-    """The estimate of the module docstring for one cell (shapes only: nothing runs)."""
+def cell_estimate(cell: Cell, base_bytes: float, devices: int = 1) -> CellEstimate:
+    """The estimate of the module docstring for one cell on one of `devices` local devices,
+    which share its instance seeds (I = ⌈seeds / devices⌉; shapes only: nothing runs)."""
     inst = cell.make_instance()
     key = jax.random.key(0)
     params = jax.eval_shape(inst.init, key)
@@ -83,7 +86,7 @@ def cell_estimate(cell: Cell, base_bytes: float) -> CellEstimate:
     except ValueError:  # a learner built from the planted params (the oracle): no extra work
         learner = None
     streamed = learner is not None and learner.fit_online is not None
-    n_i, n_j = len(cell.instance_seeds), len(cell.learner_seeds)
+    n_i, n_j = -(-len(cell.instance_seeds) // devices), len(cell.learner_seeds)
     d, budget = inst.input_dim, cell.budget
     if learner is not None and learner.estimate is not None:
         work, flops = learner.estimate(budget, d)
@@ -100,37 +103,35 @@ def cell_estimate(cell: Cell, base_bytes: float) -> CellEstimate:
         family=cell.family,
         learner=cell.learner,
         budget=budget,
-        num_runs=n_i * n_j,
+        num_runs=len(cell.instance_seeds) * n_j,
         est_peak_bytes=float(peak),
-        est_flops=float(n_i * n_j * flops),
+        est_flops=float(len(cell.instance_seeds) * n_j * flops),
         streamed=streamed,
     )
 
 
-def device_memory() -> tuple[str, float, float]:
-    """(device description, its memory in bytes, the base bytes of a process on it): the
-    device's `bytes_limit` where it reports one, else `HARDNET_MAX_BYTES` (the CPU)."""
-    device = jax.local_devices()[0]
-    stats = None
-    try:
-        stats = device.memory_stats()
-    except Exception:  # backends without memory statistics
-        stats = None
-    described = f"{device.platform}:{device.device_kind} x{jax.local_device_count()}"
-    if stats and stats.get("bytes_limit"):
-        return described, float(stats["bytes_limit"]), 0.0
-    return described, float(validation.max_bytes()), float(CPU_BASE_BYTES)
-
-
-def make_plan(cells: Sequence[Cell], memory_budget: float | None = None) -> dict[str, Any]:
-    """`plan.json`: the device, its memory budget, the totals and one estimate per cell."""
-    device, memory, base = device_memory()
-    budget = memory if memory_budget is None else float(memory_budget)
-    estimates = [cell_estimate(c, base) for c in cells]
+def make_plan(
+    cells: Sequence[Cell],
+    memory_budget: float | None = None,
+    device: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`plan.json`: the device (`probe.probe()` of the process that runs the cells; this one's
+    when None), its memory budget (`memory_budget`, else `probe.budget`: the device's
+    `bytes_limit`, `HARDNET_MAX_BYTES` on the CPU), the totals and one estimate per cell, each
+    per device: the instance seeds are sharded over the local devices (`runner`)."""
+    device = probe.probe() if device is None else device
+    on_cpu = device["platform"] == "cpu"
+    base = float(CPU_BASE_BYTES) if on_cpu else 0.0
+    if memory_budget is None:
+        budget = probe.budget(device, validation.max_bytes())
+    else:
+        budget = float(memory_budget)
+    devices = int(device.get("local_device_count") or 1)
+    estimates = [cell_estimate(c, base, devices) for c in cells]
     peak = max((e.est_peak_bytes for e in estimates), default=0.0)
     return {
-        "device": device,
-        "device_memory_bytes": memory,
+        "device": probe.describe(device),
+        "device_memory_bytes": device.get("bytes_limit"),
         "memory_budget_bytes": budget,
         "totals": {
             "cells": len(estimates),

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hardnet.core import rows as core_rows
-from hardnet.run import runner, worker
+from hardnet.run import probe, runner, worker
 from hardnet.run.grid import Cell
 
 Rows = list[dict[str, Any]]
@@ -77,10 +77,12 @@ def local(
     workdir: str | None = None,
     cell_timeout: float | None = None,
     preload: Sequence[str] = (),
+    jax_config: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[Cell, Rows]]:
     """Run `cells` in order: in a watched worker process when `cell_timeout` is set (seconds;
     stacks and logs go under `workdir`), else in this process. `preload`: config files the
-    worker imports first (they may register learners)."""
+    worker imports first (they may register learners); `jax_config`: the worker's jax options
+    (default: this process's `jax_options()`)."""
     if cell_timeout is None:
         caches = runner.Caches()
         for cell in cells:
@@ -88,7 +90,7 @@ def local(
         return
     if workdir is None:
         raise ValueError("the local executor needs a workdir when cell_timeout is set")
-    with worker.Worker(workdir, jax_options(), preload) as proc:
+    with worker.Worker(workdir, jax_config or jax_options(), preload) as proc:
         for cell in cells:
             try:
                 rows = proc.run(cell, seed, cell_timeout)
@@ -166,21 +168,41 @@ def _concurrency(ray: Any, options: RayOptions) -> int:
     return max(min(fits) if fits else int(total.get("CPU", 1)), 1)
 
 
+def _ray_init(ray_lib: Any, options: RayOptions) -> bool:
+    """Connect to (or start) Ray; whether this call started it."""
+    if ray_lib.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
+    if options.address is None:
+        kwargs.update(include_dashboard=False, num_cpus=options.local_cpus or None)
+    with warnings.catch_warnings():  # raylet is fork+exec'd: jax's fork warning is moot
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
+        ray_lib.init(address=options.address, **kwargs)
+    return True
+
+
+def _ray_probe(jax_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of the probe task: the driver's jax options, then `probe.probe()`."""
+    import jax
+
+    for name, value in jax_options.items():
+        if getattr(jax.config, name) != value:
+            jax.config.update(name, value)
+    return probe.probe()
+
+
 def ray(
-    cells: Sequence[Cell], seed: int, options: RayOptions = RayOptions()
+    cells: Sequence[Cell],
+    seed: int,
+    options: RayOptions = RayOptions(),
+    jax_config: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[Cell, Rows]]:
-    """Run `cells` as Ray tasks; yield each `(cell, rows)` as it finishes (any order)."""
+    """Run `cells` as Ray tasks; yield each `(cell, rows)` as it finishes (any order).
+    `jax_config`: the tasks' jax options (default: this process's `jax_options()`)."""
     import ray as ray_lib
 
-    options_of_jax = jax_options()
-    started = not ray_lib.is_initialized()
-    if started:
-        kwargs: dict[str, Any] = {"logging_level": logging.WARNING}
-        if options.address is None:
-            kwargs.update(include_dashboard=False, num_cpus=options.local_cpus or None)
-        with warnings.catch_warnings():  # raylet is fork+exec'd: jax's fork warning is moot
-            warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
-            ray_lib.init(address=options.address, **kwargs)
+    options_of_jax = dict(jax_config or jax_options())
+    started = _ray_init(ray_lib, options)
     todo = iter(cells)
     pending: dict[Any, Cell] = {}
     try:
@@ -209,6 +231,33 @@ def ray(
 EXECUTORS: dict[str, Executor] = {"local": local, "ray": ray}
 
 
+def device(name: str, **options: Any) -> dict[str, Any]:
+    """`probe.probe()` of a process that will run the cells of executor `name` (`get`'s
+    options): a worker started for it (local with `cell_timeout`), a Ray task with the cells'
+    resources, or this process. Raises `worker.WorkerStartFailed` (one line) where the worker
+    cannot start on the platform it was asked for."""
+    if name == "ray":
+        import ray as ray_lib
+
+        checked = RayOptions(**{k: v for k, v in options.items() if k != "jax_config"})
+        started = _ray_init(ray_lib, checked)
+        try:
+            task = ray_lib.remote(num_cpus=checked.num_cpus, num_gpus=checked.num_gpus)(_ray_probe)
+            try:
+                jax_config = options.get("jax_config") or jax_options()
+                return ray_lib.get(task.remote(dict(jax_config)))
+            except Exception as error:
+                raise worker.WorkerStartFailed(f"the probe task failed: {_reason(error)}") from None
+        finally:
+            if started:
+                ray_lib.shutdown()
+    if options.get("cell_timeout") is None:
+        return probe.probe()
+    jax_config = options.get("jax_config") or jax_options()
+    with worker.Worker(options["workdir"], jax_config, options.get("preload", ())) as proc:
+        return proc.start()
+
+
 def get(name: str, **options: Any) -> Executor:
     """The executor called `name` with its `options` (for `ray`, the fields of `RayOptions`).
 
@@ -217,13 +266,13 @@ def get(name: str, **options: Any) -> Executor:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
     if name == "ray":
         fields = {f.name for f in dataclasses.fields(RayOptions)}
-        if unknown := sorted(set(options) - fields):
+        if unknown := sorted(set(options) - fields - {"jax_config"}):
             raise ValueError(f"unknown ray executor option(s) {unknown}; known: {sorted(fields)}")
-        checked = RayOptions(**options)
+        checked = RayOptions(**{k: v for k, v in options.items() if k != "jax_config"})
         if importlib.util.find_spec("ray") is None:
             raise ValueError(RAY_MISSING)
-        return functools.partial(ray, options=checked)
-    known = {"workdir", "cell_timeout", "preload"}
+        return functools.partial(ray, options=checked, jax_config=options.get("jax_config"))
+    known = {"workdir", "cell_timeout", "preload", "jax_config"}
     if unknown := sorted(set(options) - known):
         raise ValueError(f"unknown local executor option(s) {unknown}; known: {sorted(known)}")
     timeout = options.get("cell_timeout")

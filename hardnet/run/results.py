@@ -256,19 +256,30 @@ def open_workdir(
     seeds: Any = None,
     probe_devices: bool = True,
     write_meta: bool = True,
+    device: Mapping[str, Any] | None = None,
 ) -> Store:
     """Create or reopen a workdir for `config`.
 
     Raises ValueError if the workdir already holds a different config. Records this session in
     meta.json (top-level fields: the latest session; `sessions`: every open) and rebuilds
-    results.jsonl. `seeds` defaults to the config's keys containing "seed".
+    results.jsonl. `seeds` defaults to the config's keys containing "seed". `device`: the probe
+    of the process that runs the cells (`run/probe.py`), recorded instead of this process's.
     """
     root = Path(path)
     cfg = _normalize_config(config)
     (root / "cells").mkdir(parents=True, exist_ok=True)
     if seeds is None:
         seeds = {k: v for k, v in cfg.items() if "seed" in k.lower()} or None
-    meta = collect_meta(to_jsonable(seeds, "seeds"), probe_devices) if write_meta else None
+    meta = None
+    if write_meta:
+        meta = collect_meta(to_jsonable(seeds, "seeds"), probe_devices and device is None)
+        if device is not None:  # where the cells run (run/probe.py), not this process
+            meta.update(
+                backend=device["backend"],
+                device_kind=[device["device_kind"]],
+                local_device_count=device["local_device_count"],
+                worker=dict(device),
+            )
     with _locked(root):
         cfg_path = root / "config.json"
         if cfg_path.exists():

@@ -237,6 +237,14 @@ def _fit_all(cell: Cell, inst: Instance, learner: Learner | None, params, k_trai
     the params of an instance seed are not batched over its learner seeds, so they are drawn
     once per instance seed, never copied per learner seed. With several local devices the
     instance-seed axis is sharded (padded by repeating the last instance seed; copies dropped)."""
+    precision = None if learner is None else learner.matmul_precision
+    with jax.default_matmul_precision(precision):  # traced, lowered and run under it
+        return _fit_programs(cell, inst, learner, params, k_train, test, seed_base)
+
+
+def _fit_programs(cell: Cell, inst: Instance, learner: Learner | None, params, k_train, test,
+                  seed_base):  # fmt: skip
+    """`_fit_all` under the learner's matmul precision."""
     n_i, n_j = len(cell.instance_seeds), len(cell.learner_seeds)
     keys = jnp.stack(
         [jnp.stack([learner_key(seed_base, i, j) for j in cell.learner_seeds])
@@ -358,7 +366,11 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
         trivial_hat = _trivial_predictions(inst, cell, x_test, seed_base, caches)
     describe = None if learner is None else learner.describe_failure
     base = identity(cell, seed_base, facts)
-    base.update(compile_s=compile_s, run_s=run_s)
+    device = jax.local_devices()[0]  # where this process ran the cell (run/probe.py)
+    base.update(
+        compile_s=compile_s, run_s=run_s, backend=jax.default_backend(),
+        device_kind=device.device_kind,
+    )  # fmt: skip
     rows, n_j = [], len(cell.learner_seeds)
     for a, i in enumerate(cell.instance_seeds):
         fresh_test, fresh_fields = None, {}

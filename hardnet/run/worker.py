@@ -6,6 +6,8 @@ process, `python -m hardnet.run.worker`, and sends it one cell at a time over a 
 
     driver                                   worker
     ------                                   ------
+    send init (jax options)      ─────────▶  start jax where asked
+                                 ◀─────────  send ("ready", probe.probe())
     send (cell, seed)            ─────────▶  rows = runner.run_cell(cell, seed)
     wait at most `timeout` s     ◀─────────  send ("rows", rows)
 
@@ -15,6 +17,8 @@ process, `python -m hardnet.run.worker`, and sends it one cell at a time over a 
   returns failed rows with `fail_reason` "timeout: ...". The next cell gets a fresh worker.
 - A worker that dies (a segfault, the OOM killer): failed rows with "worker crashed: ..." and the
   tail of its log (`<workdir>/logs/worker.log`); a fresh worker takes the next cell.
+- A worker that cannot start where it was asked (`--jax_platforms=cuda` without CUDA): it answers
+  with jax's error instead of "ready", and the driver raises `WorkerStartFailed` (one line).
 - A driver that dies (SIGKILL included): the worker dies with it (`PR_SET_PDEATHSIG` on Linux,
   and a thread that watches the parent pid elsewhere), so a resumed run never races an orphan.
 
@@ -45,6 +49,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 STACK_SIGNAL = signal.SIGUSR1
+START_TIMEOUT_S = 300.0  # importing jax and starting its backend (CUDA: tens of seconds)
 _HEADER = struct.Struct("!Q")
 
 
@@ -75,6 +80,10 @@ class WorkerCrashed(Exception):
     """The worker died while running a cell."""
 
 
+class WorkerStartFailed(Exception):
+    """The worker could not start: jax could not initialize the platform it was asked for."""
+
+
 class Worker:
     """A killable process that runs cells (module docstring). Not thread-safe."""
 
@@ -88,6 +97,7 @@ class Worker:
         self.jax_options = dict(jax_options)
         self.preload = list(preload)
         self._proc: subprocess.Popen | None = None
+        self.device: dict[str, Any] = {}
         self._log_path = self.workdir / "logs" / "worker.log"
 
     # -------------------------------------------------------------------------- lifecycle
@@ -111,7 +121,25 @@ class Worker:
             "stacks_dir": str(self.workdir / "stacks"),
         }
         send(proc.stdin, init)
+        reply: list[Any] = []
+        reader = threading.Thread(target=self._read, args=(proc, reply), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        if reader.is_alive() or reply[0][0] != "ready":
+            proc.kill()
+            proc.wait()
+            reader.join()
+            why = reply[0][1] if reply else f"no answer in {START_TIMEOUT_S:g} s"
+            raise WorkerStartFailed(f"the worker could not start: {why}; log: {self._log_path}")
+        self.device = reply[0][1]
         return proc
+
+    def start(self) -> dict[str, Any]:
+        """Start the worker (if it is not running) and return its `probe.probe()` answer: the
+        device the cells will run on. Raises WorkerStartFailed (one line)."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self._start()
+        return dict(self.device)
 
     def close(self) -> None:
         """Stop the worker (it exits on EOF; killed if it does not within 5 s)."""
@@ -256,7 +284,14 @@ def main() -> None:
     jax.config.update("jax_compilation_cache_dir", init["cache_dir"])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     _preload(init["preload"])
-    from hardnet.run import runner
+    from hardnet.core.rows import error_reason
+    from hardnet.run import probe, runner
+
+    try:
+        send(stdout, ("ready", probe.probe()))
+    except Exception as error:  # jax cannot start the platform it was asked for
+        send(stdout, ("error", error_reason(error)))
+        return
 
     Path(init["stacks_dir"]).mkdir(parents=True, exist_ok=True)
     caches = runner.Caches()
