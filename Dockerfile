@@ -1,7 +1,7 @@
 # hardnet: the benchmark runner (`hardnet-bench`) in an image, for CPU or CUDA.
 #
-#   docker build -t hardnet .                                   # CPU: pip install .
-#   docker build -t hardnet:cuda --build-arg ACCELERATOR=cuda .  # CUDA 12: pip install .[cuda]
+#   docker build -t hardnet .                                   # CPU: locks/py3.11.txt
+#   docker build -t hardnet:cuda --build-arg ACCELERATOR=cuda .  # CUDA 12: locks/py3.12-cuda12.txt
 #   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/results:/work" hardnet \
 #       --config=hardnet/configs/smoke.py --workdir=/work/smoke
 #   docker run --rm --gpus all -v "$PWD/results:/work" hardnet:cuda \
@@ -15,14 +15,21 @@
 # README.md ("Quick start", "Docker") documents the extras each ACCELERATOR installs; a test
 # (tests/test_dockerfile.py) checks this file against it.
 
-# ACCELERATOR: cpu or cuda, the name of the stage below that the image is built on.
+# ACCELERATOR: cpu or cuda, the name of the stage below that the image is built on. The base
+# images are build arguments (a stand-in base can be named without re-tagging it); each stage
+# installs from the lockfile of its Python, pinned with hashes, then hardnet without
+# dependencies (the two steps of scripts/_env.sh).
 ARG ACCELERATOR=cpu
+ARG CPU_BASE=python:3.11-slim
+ARG CUDA_BASE=python:3.12-slim
 
-FROM python:3.11-slim AS cpu
-ENV HARDNET_EXTRAS=""
+FROM ${CPU_BASE} AS cpu
+ENV HARDNET_EXTRAS="" \
+    HARDNET_LOCK=locks/py3.11.txt
 
-FROM python:3.12-slim AS cuda
-ENV HARDNET_EXTRAS="[cuda]"
+FROM ${CUDA_BASE} AS cuda
+ENV HARDNET_EXTRAS="[cuda]" \
+    HARDNET_LOCK=locks/py3.12-cuda12.txt
 
 FROM ${ACCELERATOR}
 ARG ACCELERATOR
@@ -40,7 +47,8 @@ ENV XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE} \
 
 WORKDIR /app
 COPY . .
-RUN pip install --no-cache-dir "/app${HARDNET_EXTRAS}" \
+RUN pip install --no-cache-dir --require-hashes -r "/app/${HARDNET_LOCK}" \
+    && pip install --no-cache-dir --no-deps "/app${HARDNET_EXTRAS}" \
     && useradd --create-home --uid 1000 hardnet \
     && mkdir -p /work \
     && chown hardnet /work

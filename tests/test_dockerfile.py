@@ -16,10 +16,12 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 
-# A README table row: | `--build-arg ACCELERATOR=cpu` (default) | `image` | `pip install .[x]` |
+# A README table row: | `--build-arg ACCELERATOR=cpu` (default) | `image` |
+#   `locks/x.txt`, then `pip install --no-deps .[x]` |
 README_ROW = re.compile(
     r"^\| `--build-arg ACCELERATOR=(?P<accel>\w+)`(?P<default> \(default\))? "
-    r"\| `(?P<image>[^`]+)` \| `pip install \.(?P<extras>\[[\w,-]+\])?` \|$"
+    r"\| `(?P<image>[^`]+)` \| `(?P<lock>locks/[\w.-]+\.txt)`, then "
+    r"`pip install --no-deps \.(?P<extras>\[[\w,-]+\])?` \|$"
 )
 
 
@@ -62,6 +64,7 @@ def readme_table() -> dict[str, dict]:
             rows[match["accel"]] = {
                 "image": match["image"],
                 "extras": match["extras"] or "",
+                "lock": match["lock"],
                 "default": bool(match["default"]),
             }
     return rows
@@ -105,22 +108,31 @@ def test_each_accelerator_has_the_readme_base_image_and_extras(dockerfile, readm
     assert set(by_alias) == set(readme_table)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = set(project.get("optional-dependencies", {}))
+    args = env_pairs(" ".join(pre_from))  # the base images are build arguments
     for accel, row in readme_table.items():
         stage = by_alias[accel]
-        assert stage["image"] == row["image"], accel
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], stage["image"])
+        assert image == row["image"], accel
         assert stage["env"]["HARDNET_EXTRAS"] == row["extras"], accel
+        lock = stage["env"]["HARDNET_LOCK"]
+        assert lock == row["lock"] and (ROOT / lock).is_file(), accel
+        version = re.search(r"python:(\d+\.\d+)", image)[1]  # the lock of the image's Python
+        assert Path(lock).name.startswith(f"py{version}"), (accel, lock)
+        assert "--hash=sha256:" in (ROOT / lock).read_text()
         for extra in row["extras"].strip("[]").split(","):
             assert not extra or extra in declared, f"extra {extra!r} is not in pyproject.toml"
 
 
-def test_installs_the_build_context_with_the_stage_extras(dockerfile):
+def test_installs_the_lockfile_then_the_build_context_without_dependencies(dockerfile):
     final = stages(dockerfile)[-1]["body"]
     runs = [args for keyword, args in final if keyword == "RUN"]
     installs = [r for r in runs if "pip install" in r]
     assert len(installs) == 1
-    words = shlex.split(installs[0].split("&&")[0])
+    lock, package = (shlex.split(part) for part in installs[0].split("&&")[:2])
     workdir = next(args for keyword, args in final if keyword == "WORKDIR")
-    assert words[-1] == workdir + "${HARDNET_EXTRAS}"  # the copied context, plus the extras
+    assert "--require-hashes" in lock and lock[-2:] == ["-r", workdir + "/${HARDNET_LOCK}"]
+    assert "--no-deps" in package
+    assert package[-1] == workdir + "${HARDNET_EXTRAS}"  # the copied context, plus the extras
     assert ("COPY", ". .") in final
     assert not any("git clone" in r or "git+" in r for r in runs)
 
