@@ -90,3 +90,39 @@ def test_core_imports_nothing_else_of_hardnet():
                 if not any(n.startswith("hardnet.core") for n in names):
                     found.append(f"{_relative(path)}:{node.lineno}: from {node.module}")
     assert not found, found
+
+
+# The layers, bottom up; a module imports its own layer and those below it only (README, Layout).
+LAYERS = (("core",), ("instances", "learners"), ("analysis",), ("run",), ("cli", "configs"))
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "hardnet" or len(parts) < 2:
+        return None
+    return next((i for i, names in enumerate(LAYERS) if parts[1] in names), None)
+
+
+def test_imports_run_downward():
+    """core ← instances/learners ← analysis ← run ← cli: e.g. the analysis, which only reads
+    rows, never imports the layer that runs cells."""
+    found = []
+    for path in _modules():
+        own = _layer("hardnet." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+        if own is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            layers = [x for x in map(_layer, names) if x is not None]
+            if layers and min(layers) > own:
+                found.append(f"{_relative(path)}:{node.lineno}: imports {names[0]}")
+    assert not found, found
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert _layer("hardnet.run.tuning") > _layer("hardnet.analysis.report")
+    assert _layer("hardnet.cli.bench") == _layer("hardnet.configs.headline")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax.numpy as jnp
@@ -190,3 +191,16 @@ def hash64(hashes: np.ndarray) -> np.ndarray:
 def fresh_mask(train_hashes: np.ndarray, test_hashes: np.ndarray) -> np.ndarray:
     """Whether each test hyperedge never occurs in training (host-side set membership)."""
     return ~np.isin(hash64(test_hashes), hash64(train_hashes))
+
+
+def trial_score(rows: Sequence[Mapping[str, Any]], prg: bool) -> float:
+    """Mean validation score of a tuning trial's runs (docs/metrics.md, Tuning protocol):
+    acc01_cal (PRG; acc01 for rows written before it existed) or −nmse; a failed run scores
+    worst (0 or −inf)."""
+    worst = 0.0 if prg else -math.inf
+    values = []
+    for r in rows:
+        v = r.get(("acc01_cal" if "acc01_cal" in r else "acc01") if prg else "nmse")
+        ok = not r.get("failed") and isinstance(v, int | float) and math.isfinite(v)
+        values.append(worst if not ok else (v if prg else -v))
+    return float(sum(values) / len(values)) if values else worst

@@ -25,6 +25,7 @@ from typing import Any
 
 from hardnet.analysis import figures, verdict
 from hardnet.analysis.expected import deviations, fmt_ci
+from hardnet.analysis.metrics import trial_score
 from hardnet.analysis.summary import (
     GAP_MIN,
     GAP_P,
@@ -39,7 +40,6 @@ from hardnet.analysis.summary import (
 )
 from hardnet.core.rows import Row
 from hardnet.core.textio import atomic_write_text, canonical, markdown_table
-from hardnet.run.tuning import score as tuning_score
 
 __all__ = ["deviations", "export", "frontier", "null_gaps", "read_rows", "summarize"]
 
@@ -159,7 +159,7 @@ def _tuning_section(rows: Sequence[Row]) -> list[str]:
         for t in sorted(by_trial):
             point = by_trial[t][0]["cell"]["tuning"]["point"]
             mark = "**frozen**" if chosen.get("frozen") == t else ""
-            body.append((t, canonical(point), f"{tuning_score(by_trial[t], prg):.3f}", mark))
+            body.append((t, canonical(point), f"{trial_score(by_trial[t], prg):.3f}", mark))
         out += ["", markdown_table(("trial", "point", "score", ""), body, "lllr"), ""]
     return out
 

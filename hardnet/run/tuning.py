@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from hardnet.analysis.metrics import trial_score as score
 from hardnet.run.grid_checks import check_mapping, check_positive_int, fail
 
 SPACE_RE = re.compile(r"^\s*(log|uniform|choice)\((.*)\)\s*$")
@@ -182,18 +183,6 @@ def plan_group(
     prg = target.point.inst.encoding is not None
     ids = tuple(c.cell_id for c in trial_cells)
     return trial_cells, Pending(key, ids, tuple(pts), space_text(space), prg, make)
-
-
-def score(rows: Sequence[Mapping[str, Any]], prg: bool) -> float:
-    """Mean validation score of a trial's runs: acc01_cal (PRG; acc01 for rows written before
-    it existed) or −nmse; a failed run scores worst (0 or −inf)."""
-    worst = 0.0 if prg else -math.inf
-    values = []
-    for r in rows:
-        v = r.get(("acc01_cal" if "acc01_cal" in r else "acc01") if prg else "nmse")
-        ok = not r.get("failed") and isinstance(v, int | float) and math.isfinite(v)
-        values.append(worst if not ok else (v if prg else -v))
-    return float(sum(values) / len(values)) if values else worst
 
 
 def choose(pending: Pending, rows_of: Callable[[str], Sequence[Mapping[str, Any]] | None]):
