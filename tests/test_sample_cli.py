@@ -109,3 +109,22 @@ def test_bad_flags_one_line(args, named, tmp_path):
     assert len(lines) == 1, result.stderr
     assert named in lines[0] and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_bad_output_paths_are_one_line(tmp_path):
+    """A directory, a path under a file and an unwritable directory: one line, exit 2, no file,
+    before anything is sampled."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    cases = [(tmp_path, "is a directory"), (blocker / "out.npz", "is not a directory")]
+    if not os.access(locked, os.W_OK):  # root writes anywhere
+        cases.append((locked / "out.npz", "cannot write"))
+    for output, named in cases:
+        result = _cli("--family=easy_depth2", "--num=4", f"--output={output}", cwd=tmp_path)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert named in lines[0] and "Traceback" not in result.stderr
+    with pytest.raises(ValueError, match="is a directory"):
+        cli.check_output(str(tmp_path))

@@ -8,6 +8,8 @@ from typing import NoReturn
 
 from absl import flags
 
+from hardnet import configs
+
 
 def fail(prog: str, message: object) -> NoReturn:
     """Exit with one line on stderr (no traceback)."""
@@ -20,6 +22,7 @@ def flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
     """An `app.run` flags parser whose errors are one line naming the flag."""
 
     def parse(argv: list[str]) -> list[str]:
+        argv = config_names(argv)
         try:
             return flags.FLAGS(argv)
         except flags.Error as error:
@@ -35,6 +38,18 @@ def flags_parser(prog: str) -> Callable[[list[str]], list[str]]:
             )
 
     return parse
+
+
+def config_names(argv: list[str]) -> list[str]:
+    """`argv` with a shipped config's short name in `--config` (`--config=headline:cpu`, or
+    `--config headline:cpu`) replaced by its packaged file (`configs.resolve`)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg.startswith("--config="):
+            out[i] = "--config=" + configs.resolve(arg[len("--config=") :])
+        elif arg == "--config" and i + 1 < len(out):
+            out[i + 1] = configs.resolve(out[i + 1])
+    return out
 
 
 def _without_traceback(text: str) -> str:

@@ -140,6 +140,7 @@ def sample_to_npz(
     data_seed = validation.check_int("data_seed", data_seed, low=0, high=MAX_SEED)
     num = validation.check_int("num", num, low=1, high=streaming.MAX_ROWS)
     chunk = validation.check_int("chunk", chunk, low=1)
+    check_output(output)
     try:
         instance = make(family, **config)
     except TypeError as error:  # an unknown keyword argument
@@ -184,6 +185,21 @@ def sample_to_npz(
     return instance
 
 
+def check_output(output: str) -> None:
+    """ValueError naming `output` when it cannot be the .npz file to write: a directory, under a
+    path that is not a directory, or in a directory this process cannot write."""
+    path = os.path.abspath(output)
+    if os.path.isdir(path):
+        raise ValueError(f"output {output} is a directory; give the path of the .npz file to write")
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):  # created on the way: check the closest existing one
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"output {output}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"output {output}: cannot write in {parent}")
+
+
 def _fail(message: object) -> None:
     common.fail(PROG, message)
 
@@ -209,6 +225,9 @@ def main(argv: list[str]) -> None:
         _fail(f"family {_FAMILY.value} is not implemented yet")
     except ValueError as error:
         _fail(error)
+    except OSError as error:  # the disk: full, gone, read-only after the checks
+        where = f" ({error.filename})" if error.filename else ""
+        _fail(f"cannot write --output {_OUTPUT.value}: {error.strerror or error}{where}")
     print(f"wrote {_NUM.value} rows of {instance.id} to {_OUTPUT.value}")
 
 
