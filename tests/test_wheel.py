@@ -49,4 +49,4 @@ def test_a_wheel_runs_the_smoke_config_by_name_outside_the_checkout(tmp_path):
     rows = [json.loads(x) for x in (outside / "work" / "results.jsonl").read_text().splitlines()]
     assert rows and not any(r["failed"] for r in rows if r["cell"]["learner"] == "oracle")
     config = json.loads((outside / "work" / "config.json").read_text())
-    assert config["instances"]  # the packaged smoke config, read from the wheel
+    assert config["config"]["instances"]  # the packaged smoke config, read from the wheel
