@@ -1,4 +1,7 @@
-"""Small statistics helpers shared by tests, benchmarks and the report."""
+"""The statistics of the report, from scipy (docs/metrics.md, "Across seeds"): a Wilson interval,
+a percentile bootstrap of the mean, and a two-sided permutation test of a difference of means.
+Thin wrappers that fix the conventions (non-finite values dropped, degenerate sizes handled,
+deterministic given `seed`)."""
 
 from __future__ import annotations
 
@@ -6,67 +9,68 @@ import math
 from typing import Any
 
 import numpy as np
-from jax.scipy.stats import norm
+import scipy.stats
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.999) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
+    """Wilson score interval for a binomial proportion (`scipy.stats.binomtest`)."""
     if trials <= 0:
         raise ValueError(f"trials must be >= 1, got {trials}")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = scipy.stats.binomtest(int(successes), int(trials)).proportion_ci(confidence, "wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _finite(values: Any) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v[np.isfinite(v)]
 
 
 def bootstrap_mean_ci(
     values: Any, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean and percentile-bootstrap interval of the mean (NumPy, deterministic given `seed`).
+    """Mean and percentile-bootstrap interval of the mean (`scipy.stats.bootstrap`,
+    `method="percentile"`; Efron & Tibshirani 1993, ch. 13), deterministic given `seed`.
 
-    Resample the finite values with replacement `resamples` times; the interval is the
-    `(1 - confidence)/2` and `(1 + confidence)/2` quantiles of the resampled means (Efron &
-    Tibshirani 1993, ch. 13). Non-finite values are dropped; no finite value gives (nan, nan, nan)
-    and a single one gives (v, v, v).
+    Non-finite values are dropped; no finite value gives (nan, nan, nan), a single one (v, v, v),
+    and the interval always contains the mean (a constant sample's interval is that value).
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if resamples < 1:
         raise ValueError(f"resamples must be >= 1, got {resamples}")
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
+    v = _finite(values)
     if v.size == 0:
         return math.nan, math.nan, math.nan
     mean = float(v.mean())
-    if v.size == 1:
+    if v.size == 1 or np.all(v == v[0]):
         return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    result = scipy.stats.bootstrap(
+        (v,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
+        rng=np.random.default_rng(seed), vectorized=True,
+    )  # fmt: skip
+    low, high = result.confidence_interval
     return mean, float(min(low, mean)), float(max(high, mean))
 
 
-def permutation_pvalue(a: Any, b: Any, resamples: int = 5000, seed: int = 0) -> float:
-    """Two-sided permutation p-value of the difference of means of `a` and `b`.
+def _abs_mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.abs(np.mean(x, axis=axis) - np.mean(y, axis=axis))
 
-    Statistic |mean(a) - mean(b)|; the labels are shuffled `resamples` times and
-    p = (1 + #{|T_perm| >= |T_obs|}) / (1 + resamples) (Phipson & Smyth 2010: never 0).
-    Non-finite values are dropped; an empty side gives nan.
+
+def permutation_pvalue(a: Any, b: Any, resamples: int = 5000, seed: int = 0) -> float:
+    """Two-sided permutation p-value of the difference of means of `a` and `b`: the share of
+    relabellings with |mean(a) − mean(b)| at least the observed one (`scipy.stats.
+    permutation_test` on that statistic, independent samples, `alternative="greater"`): exact
+    over every relabelling when there are at most `resamples` of them, else from `resamples`
+    random ones counting the observed labelling (Phipson & Smyth 2010: never 0). Non-finite
+    values are dropped; an empty side gives nan.
     """
     if resamples < 1:
         raise ValueError(f"resamples must be >= 1, got {resamples}")
-    x = np.asarray(a, dtype=np.float64).ravel()
-    y = np.asarray(b, dtype=np.float64).ravel()
-    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    x, y = _finite(a), _finite(b)
     if x.size == 0 or y.size == 0:
         return math.nan
-    pooled = np.concatenate([x, y])
-    observed = abs(x.mean() - y.mean())
-    rng = np.random.default_rng(seed)
-    perms = rng.permuted(np.broadcast_to(pooled, (resamples, pooled.size)), axis=1)
-    diffs = np.abs(perms[:, : x.size].mean(axis=1) - perms[:, x.size :].mean(axis=1))
-    tol = 1e-12 * max(1.0, abs(observed))
-    return float((1 + np.sum(diffs >= observed - tol)) / (1 + resamples))
+    result = scipy.stats.permutation_test(
+        (x, y), _abs_mean_difference, permutation_type="independent", vectorized=True,
+        n_resamples=resamples, alternative="greater", rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    return float(min(1.0, result.pvalue))

@@ -34,6 +34,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from scipy.stats import qmc
+
 from hardnet.analysis.metrics import trial_score as score
 from hardnet.run.grid_checks import check_mapping, check_positive_int, fail
 
@@ -88,17 +90,11 @@ def parse_space(path: str, space: Any) -> dict[str, Dim]:
 
 
 def halton(index: int, dims: int) -> list[float]:
-    """Point `index` (≥ 1) of the Halton sequence in [0, 1)^dims: the radical inverse of `index`
-    in base p for the first `dims` primes p."""
-    out = []
-    for base in PRIMES[:dims]:
-        i, f, r = index, 1.0, 0.0
-        while i > 0:
-            f /= base
-            r += f * (i % base)
-            i //= base
-        out.append(r)
-    return out
+    """Point `index` (≥ 1) of the Halton sequence in [0, 1)^dims, unscrambled: the radical
+    inverse of `index` in base p for the first `dims` primes p (`scipy.stats.qmc.Halton`)."""
+    sequence = qmc.Halton(d=dims, scramble=False)
+    sequence.fast_forward(index)
+    return [float(u) for u in sequence.random(1)[0]]
 
 
 def points(space: Mapping[str, Dim], trials: int) -> list[dict[str, Any]]:
