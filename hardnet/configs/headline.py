@@ -1,80 +1,25 @@
 """The headline experiment: who learns which planted network, against controls.
 
-Commands:
-    hardnet-bench --config=hardnet/configs/headline.py:cpu --workdir=/tmp/headline
-    hardnet-bench --config=hardnet/configs/headline.py:gpu --workdir=/tmp/headline_gpu
+Commands (`scripts/bench` runs the first, then `hardnet-report`):
+    hardnet-bench --config=headline:cpu --workdir=runs/headline-cpu
+    hardnet-bench --config=headline:gpu --workdir=/tmp/headline_gpu --jax_platforms=cuda
 
-`:cpu` (the default, run by `scripts/bench`), built around the separation:
-- F6 `easy_depth2` (d=16, m=8): every generic learner at 2e3 and 2e4 samples (sgd finite-sample,
-  2000 Adam steps of batch 128; kernel exact at 1e3 and 2e3; tensor 5 x 1 seeds).
-- F5 `natural_depth2` (n=16, r=16 natural Gaussian weights, K=3) under Gaussian inputs
-  (`f5_gaussian`) and under clause inputs (`f5_clauses`), 5 x 1 seeds: sgd as on F6, kernel at
-  2e3, poly at 2e3 and 2e4, and tensor at 2e4 under Gaussian inputs only (its moments are those
-  of a Gaussian input; 3 x 1 seeds). The verdict's F5 paragraph says what the reconstruction can
-  and cannot show (docs/instances.md, F5: the clause inputs leak the assignment).
-- F3 `prg_gauss3_smoothed` and F4 `prg_depth2_smoothed` with `tsa` at n=32, each with its null
-  and dictator (k=5) controls: `sgd` online at 1e4, 1e5, 1e6 samples (F3: 1e5 and 1e6),
-  3 instance seeds x 1 learner seed; poly at 2e3 and 2e4 and kernel at 2e3, 5 x 3 seeds; `gf2`
-  at 1024 samples (beyond n²/2 informative rows). `tensor` is not run there on CPU: a cell
-  costs about 30 s of compilation on 2 cores (an earlier run of this grid measured it at chance
-  on PRG, null and dictator at 2e4 samples); `:gpu` runs it.
-- The same families at n=16 (`f3_small`, `f4_small`) with their nulls, for the structure-aware
-  controls that need a small seed: `brute_force` at 16 and 64 samples and `gf2` at 32-512.
-- The conjectured-hard tier: F3 and F4 with `xor_maj(5,7)` at n=128 (k=12), PRG, null and
-  dictator, sgd only: online at 1e6 on F4, and on F3 8000 Adam steps of batch 1024 on a finite
-  set of 1e6 rows (one online pass does not learn F3's dictator control; the finite set does,
-  calibration-free: acc01_cal 0.97, auc 0.99); 3 x 1 seeds. kernel (2e3) and poly (5e3) did not
-  learn these dictator controls (acc01_cal 0.50-0.58: inconclusive) and are left to `:gpu`,
-  which goes to 1e7 samples. Test sets: 2048 rows per instance seed (`:gpu`: 16384).
-- F1 `prg_boolean` `tsa` n=16 (and null): `brute_force` 16 and 64, `gf2` 32-512 across `n²/2`;
-  F1 `xor` (k=5) n=16 for `gf2` at 8 and 32 samples.
-- `oracle` and `trivial` references on every main instance.
-- Seeds: 5 instance seeds x 3 learner seeds for kernel, poly and sgd on F6; fewer where a run is
-  expensive (online sgd: 3 x 1; tensor on F6: 5 x 1; the hard tier: 3 x 1; F5: 5 x 1); 5 x 1
-  for brute_force, gf2, oracle and trivial, which are deterministic given the data (or nearly
-  so).
-- Tuning (docs/metrics.md, Tuning protocol): `sgd` runs 4 quasi-random trials of its learning
-  rate (log-uniform in [1e-3, 3e-2]) and loss (square or logistic) per setup, on the validation
-  stream of the dictator control (F6, F5: of the instance) at 1e5 samples (F3 n=32: 2e5; F6,
-  F5: 2e4, learning rate only), and the best is frozen for the PRG, the null and the dictator
-  at every budget. On the F3 hard tier sgd keeps its hand-set learning rate (6e-3, logistic).
-  The other learners keep hand-set hyperparameters on CPU (their trials would not fit the
-  time). How sgd's depth and width were chosen: docs/experiments.md.
-- Measured runtime: 23 min 30 s on a 2-core AMD EPYC with nothing else running (`scripts/bench`
-  on a fresh clone, install included); about 1.6x less on the Intel machines of the same kind.
-  History: docs/experiments.md.
+`:cpu` (default): F6 and F5 (natural weights, Gaussian and clause inputs) for every generic
+learner; F3/F4 `tsa` n=32 and the hard tier F3/F4 `xor_maj(5,7)` n=128, each with its null and
+dictator controls; brute force and GF(2) at n=16; the oracle and trivial references. Expected
+runtime: 23 min 30 s on a 2-core AMD EPYC (fresh clone, install included; about 15 min on the
+Intel machines of this kind). Expected result (docs/metrics.md, "Expected picture"): sgd learns
+every dictator control (acc01_cal 0.97-1.00) and stays at chance on every PRG and null, the hard
+tier included ("consistent with hardness"), except F4 n=32's instance seed 2 (README); brute
+force and GF(2) learn the PRGs and not the nulls; F6 and F5 under Gaussian inputs are learned by
+sgd and tensor, and F5's clause inputs by the generic learners too (the leak).
 
-`:gpu` — the conjectured-hard tier (docs/instances.md): F3/F4 with `xor_maj(5,7)` at n=128
-and 256 (null and dictator controls), generic learners at 1e5–1e7 samples (sgd online; kernel
-Nyström to 1e5; poly and tensor to 1e6); the frontier: F3/F4 `tsa` at n = 16, 32, 64, 128, 256
-with null and dictator controls, so the report's frontier gives per learner and family the
-largest n at which it learns the PRG and the dictator control, with samples and seconds;
-brute force at n=16–24 (F1, F3, F4); gf2 on F1, F3 and F4 `tsa`; F6 at d=16 and d=64; F5
-`natural_depth2` (n=64) under Gaussian and under clause inputs. 10 instance seeds × 3 learner
-seeds. `sgd` is tuned (8 trials of learning rate and loss at 1e6 samples on each setup's dictator
-control, the best frozen). Kernel: Nyström with 4096 landmarks, so that every cell fits a
-55 GiB budget per device (an H100 with jax's 75% preallocation leaves about 59.7 GiB, less
-XLA's workspace): the plan (`--dry_run --memory_budget_gib=55`) has 684 cells (15,240 runs)
-whose largest estimate is 32.3 GiB on one H100 (the Nyström kernel at 10⁵ rows with 30 runs).
-Expected runtime: hours on one H100 (an estimate; not measured).
+`:gpu`: the hard tier at n=128 and 256 to 1e7 samples, the frontier over n = 16-256, 10 x 3 seeds,
+sgd tuned. The plan (`--dry_run --memory_budget_gib=55`) has 684 cells (15,240 runs) whose
+largest estimate is 32.3 GiB on one H100. Expected runtime: hours on one H100 (an estimate;
+not measured). `:rehearsal`: `:gpu` shrunk to one cell per code path, for a CPU.
 
-`:rehearsal` — `:gpu` scaled down to run on a CPU in minutes (see `_rehearsal`).
-
-Expected result (docs/metrics.md, "Expected picture"); the report lists any deviation at the top:
-- F6 easy depth-2: `tensor` and `sgd` learned (nmse ≤ 0.01); `kernel` and `poly` partly.
-- F5 natural weights (n=16): `sgd` and `tensor` learned under Gaussian inputs (measured nmse
-  2e-4 and 4e-4); under clause inputs the generic learners fit the labels too (sgd 5e-4), which
-  the leak explains (docs/instances.md, F5): the verdict's F5 paragraph says so.
-- F1/F3/F4 with `tsa` at n ≥ 32 or `xor_maj(5,7)`: sgd, kernel, tensor, poly at chance and no
-  PRG-versus-null gap.
-- `brute_force` learned at n ≤ 20 from a few hundred samples; `gf2` learned on `tsa` at n ≤ 64
-  beyond about `n²/2` informative samples (measured: from about `n^1.5`), and on `xor`; neither
-  on the null.
-- `dictator` controls: generic learners learned or weakly learned; measured (acc01_cal, the
-  calibration-free accuracy of docs/metrics.md): sgd 0.98 on F3 n=32 (1e6 samples), 1.00 on F4
-  n=32 and on F4 n=128 (1e6), 0.97 on F3 n=128 (finite set of 1e6 rows). The report's verdict
-  says, per setup and learner, whether a failure on the PRG is evidence (dictator learned) or
-  inconclusive (dictator not learned).
+Every budget, seed count and the reasons behind them: docs/experiments.md ("The headline grid").
 """
 
 import ml_collections
@@ -102,7 +47,7 @@ def _natural(n: list[int]) -> dict[str, dict]:
 
 
 def _cpu() -> ml_collections.ConfigDict:
-    # Long: one config literal, read top to bottom like the docstring above.
+    # Long: one config literal, read top to bottom like docs/experiments.md, "The headline grid".
     config = ml_collections.ConfigDict()
     config.instances = ml_collections.ConfigDict(
         {
@@ -238,7 +183,7 @@ def _cpu() -> ml_collections.ConfigDict:
 
 
 def _gpu() -> ml_collections.ConfigDict:
-    # Long: one config literal, read top to bottom like the module docstring.
+    # Long: one config literal, read top to bottom like docs/experiments.md, "The headline grid".
     config = ml_collections.ConfigDict()
     config.instances = ml_collections.ConfigDict(
         {
