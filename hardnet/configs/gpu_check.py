@@ -17,6 +17,8 @@ needs more than one online pass of 10⁶ rows: docs/experiments.md), PRG and nul
 
 import ml_collections
 
+from hardnet.configs import headline
+
 VARIANTS = ("gpu", "cpu")
 
 
@@ -36,18 +38,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     )
     config.learners = ml_collections.ConfigDict(
         {
-            "sgd": dict(
-                kwargs=dict(
-                    depth=4,
-                    width=128,
-                    optimizer="adam",
-                    learning_rate=6e-3,
-                    schedule="warmup_cosine",
-                    loss="logistic",
-                    batch_size=1024,
-                    log_every=500,
-                ),
-            ),
+            "sgd": dict(kwargs=dict(headline.GPU_SGD)),  # the :gpu settings
         }
     )
     config.budgets = [10_000_000 if arg == "gpu" else 2048]

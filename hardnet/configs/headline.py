@@ -26,6 +26,18 @@ import ml_collections
 
 VARIANTS = ("cpu", "gpu", "rehearsal")
 SGD_SPACE = {"learning_rate": "log(1e-3, 3e-2)", "loss": "choice('square', 'logistic')"}
+# `:gpu`'s sgd (also `gpu_check.py`'s): the :cpu architecture (depth 4), wider for n up to 256;
+# online (the default): budget / 1024 Adam steps on fresh rows
+GPU_SGD = dict(
+    depth=4,
+    width=128,
+    optimizer="adam",
+    learning_rate=6e-3,
+    schedule="warmup_cosine",
+    loss="logistic",
+    batch_size=1024,
+    log_every=500,
+)
 
 
 def _prg(family: str, predicate: str, n: list[int], **fixed) -> dict:
@@ -203,17 +215,7 @@ def _gpu() -> ml_collections.ConfigDict:
     config.learners = ml_collections.ConfigDict(
         {
             "sgd": dict(
-                # the :cpu architecture (depth 4), wider for n up to 256
-                kwargs=dict(
-                    depth=4,
-                    width=128,
-                    optimizer="adam",
-                    learning_rate=6e-3,
-                    schedule="warmup_cosine",
-                    loss="logistic",
-                    batch_size=1024,
-                    log_every=500,  # online (the default): budget / 1024 steps on fresh rows
-                ),
+                kwargs=dict(GPU_SGD),
                 tuning=dict(space=SGD_SPACE, budget=1_000_000),
                 blocks=generic,
                 budgets=[100_000, 1_000_000, 10_000_000],
