@@ -106,11 +106,14 @@ def _cell(g: Group) -> tuple[str, str]:
     return verdict.status(g), f"{budget_text(g['budget'])}\n{number}"
 
 
-def panels(summary: Sequence[Group]) -> list[Panel]:
+def panels(
+    summary: Sequence[Group], judged: Sequence[Mapping[str, Any]] | None = None
+) -> list[Panel]:
     """The headline figure's panels: one per PRG setup (columns PRG · null · dictator, largest n
     first) and one per planted family and size (a column per instance: F5's two input
     distributions side by side), each cell at the largest budget run there; reference learners
-    left out (they bound the scale, docs/metrics.md)."""
+    left out (they bound the scale, docs/metrics.md). `judged`: `verdict.verdicts(summary)`,
+    when the caller already has it (each verdict runs permutation tests)."""
     largest: dict[tuple, dict[tuple[str, str], Group]] = defaultdict(dict)
     for g in summary:
         if g["learner_kind"] == "reference" or (g["family_kind"] != "prg" and not g["main"]):
@@ -123,7 +126,8 @@ def panels(summary: Sequence[Group]) -> list[Panel]:
         key = (g["entry"], column)
         if key not in largest[setup] or g["budget"] > largest[setup][key]["budget"]:
             largest[setup][key] = g
-    words = {(v["setup"], v["entry"]): v["verdict"] for v in verdict.verdicts(summary)}
+    judged = verdict.verdicts(summary) if judged is None else judged
+    words = {(v["setup"], v["entry"]): v["verdict"] for v in judged}
 
     def order(setup: tuple) -> tuple:
         if setup[0] == "prg":
@@ -186,10 +190,15 @@ def _draw_panel(ax: Any, panel: Panel, plt: Any) -> None:
     ax.set_title(panel.title, fontsize=9, pad=16, loc="left")
 
 
-def headline(summary: Sequence[Group], path: str | Path, ncols: int = 4) -> Path | None:
+def headline(
+    summary: Sequence[Group],
+    path: str | Path,
+    ncols: int = 4,
+    judged: Sequence[Mapping[str, Any]] | None = None,
+) -> Path | None:
     """The headline figure (module docstring): `panels` as small multiples, `ncols` to a row,
     about 1500 px wide; None when there is nothing to draw."""
-    drawn = panels(summary)
+    drawn = panels(summary, judged)
     if not drawn:
         return None
     plt = _pyplot()

@@ -168,6 +168,7 @@ def render(
     summary: Sequence[Mapping[str, Any]],
     figures_: Mapping[str, Any] | None = None,
     rows: Sequence[Row] = (),
+    judged: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """The text of report.md: the headline figure, the sample-complexity figures and the
     verdict first (docs/metrics.md, "Verdict"), then deviations, tables and curves."""
@@ -179,7 +180,8 @@ def render(
         parts += [f"![headline](plots/{figures_['headline'].name})", ""]
     parts += [f"![{p.stem}](plots/{p.name})" for p in figures_.get("samples", ())]
     parts += ["", "## Verdict", ""]
-    judged = verdict.verdicts(summary)  # once: the paragraphs and the table share it
+    if judged is None:  # once: the paragraphs, the table and the figure share it
+        judged = verdict.verdicts(summary)
     paragraphs = verdict.paragraphs(summary, judged) + verdict.planted_paragraphs(summary)
     parts += [f"{x}\n" for x in paragraphs] if paragraphs else ["No family in these results.", ""]
     parts += ["", _verdict_table(judged), "", "## Deviations from the expected picture", ""]
@@ -233,14 +235,15 @@ def write(workdir: Path, summary: Sequence[Mapping[str, Any]], rows: Sequence[Ro
     """Write `<workdir>/report.md` and its plots from a summary; return the report's path."""
     plots = workdir / "plots"
     drawn = {}
+    judged = verdict.verdicts(summary)
     if summary:
         drawn = {
-            "headline": figures.headline(summary, plots / "headline.png"),
+            "headline": figures.headline(summary, plots / "headline.png", judged=judged),
             "samples": figures.sample_complexity(summary, plots),
             "curves": figures.curves(summary, plots),
         }
     path = workdir / "report.md"
-    atomic_write_text(path, render(summary, drawn, rows))
+    atomic_write_text(path, render(summary, drawn, rows, judged))
     return path
 
 
