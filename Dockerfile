@@ -12,7 +12,7 @@
 # report.md, plots/). Configs are read relative to /app, the source tree the image was built
 # from, so `--config=hardnet/configs/...` works as in a checkout. The CUDA image gets the CUDA
 # runtime from jax's pip wheels; the host needs only the NVIDIA driver and container toolkit.
-# README.md ("Quick start", "Docker") documents the extras each ACCELERATOR installs; a test
+# docs/manual.md ("Quick start", "Docker") documents the extras each ACCELERATOR installs; a test
 # (tests/test_dockerfile.py) checks this file against it.
 
 # ACCELERATOR: cpu or cuda, the name of the stage below that the image is built on. The base

@@ -50,3 +50,18 @@ ensure_venv() {
   export PATH="$venv/bin:$PATH"
   cd "$root"
 }
+
+# `ensure_examples`: the frameworks of the outside-learner examples (locks/examples.txt: PyTorch's
+# CPU build and scikit-learn) in .venv, once per change of that file; prints the seconds it took.
+ensure_examples() {
+  local root stamp hash start
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  stamp="$root/.venv/.hardnet-stamp-examples"
+  hash="$(sha256sum "$root/locks/examples.txt" | cut -d' ' -f1)"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
+    start=$SECONDS
+    "$root/.venv/bin/python" -m pip install --quiet --quiet -r "$root/locks/examples.txt"
+    echo "$hash" >"$stamp"
+    echo "installed locks/examples.txt (torch CPU, scikit-learn) in $((SECONDS - start)) s" >&2
+  fi
+}

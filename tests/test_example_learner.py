@@ -1,4 +1,4 @@
-"""examples/my_learner.py, the README's "add a learner" example: it learns F6 easy depth-2 far
+"""examples/my_learner.py, the manual's "add a learner" example: it learns F6 easy depth-2 far
 better than the mean predictor, vmaps over seeds, registers itself, and runs through the grid,
 the runner and `hardnet-bench`. Also `hardnet.learners.register`'s rules."""
 

@@ -184,7 +184,7 @@ def test_exception_recorded_not_raised(f1_cells, monkeypatch):
 def test_train_and_test_from_different_keys(f1_cells):
     cell = f1_cells["oracle"]
     inst = cell.make_instance()
-    params, k_train, (x_test, _, _), cal = runner._data(inst, cell, 0, runner.Caches())
+    params, k_train, (x_test, _, _), cal = runner.cell_data(inst, cell, 0, runner.Caches())
     x = jax.vmap(lambda p, k: inst.sample(p, k, cell.budget)[0])(params, k_train)
     assert x.shape[:2] == (2, cell.budget) and x_test.shape[:2] == (2, cell.test_size)
     assert not np.array_equal(np.asarray(x[:, :8]), np.asarray(x_test[:, :8]))
@@ -285,7 +285,7 @@ def test_tensor_on_prg_is_flagged_not_failed():
 def test_fresh_pass_is_the_same_whatever_the_chunk_size(f1_cells, monkeypatch):
     cell = f1_cells["oracle"]
     inst = cell.make_instance()
-    params, k_train, (_, _, meta), _ = runner._data(inst, cell, 0, runner.Caches())
+    params, k_train, (_, _, meta), _ = runner.cell_data(inst, cell, 0, runner.Caches())
     pick = lambda t: jax.tree.map(lambda a: a[0], t)
 
     def stats(chunk):
@@ -338,7 +338,7 @@ def test_online_sgd_memory_does_not_grow_with_the_budget():
     for budget, cell in cells.items():
         inst = cell.make_instance()
         caches = runner.Caches()
-        params, k_train, test, _ = runner._data(inst, cell, 0, caches)
+        params, k_train, test, _ = runner.cell_data(inst, cell, 0, caches)
         learner_obj = cell.make_learner(inst)
         run = runner._one_run(cell, inst, learner_obj)
         keys = jax.random.split(jax.random.key(0), 4).reshape(2, 2)

@@ -1,5 +1,5 @@
 """The hosted-CI workflow is valid YAML with its three jobs (CPU tests, Docker build, the smoke
-benchmark inside the built image, uploading the report), and the Slurm examples of the README
+benchmark inside the built image, uploading the report), and the Slurm examples of the manual
 and docs/cluster.md shard consistently (`--array=0-(N-1)` with `--num_shards=N`)."""
 
 import re
@@ -77,7 +77,7 @@ def test_smoke_job_runs_the_smoke_config_in_the_built_image_and_uploads_the_repo
     assert any(p.rstrip("/") == f"{host_workdir}/plots" for p in paths)
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/cluster.md"])
+@pytest.mark.parametrize("doc", ["docs/manual.md", "docs/cluster.md"])
 def test_slurm_array_matches_num_shards(doc):
     text = (ROOT / doc).read_text()
     arrays = re.findall(r"#SBATCH --array=0-(\d+)", text)

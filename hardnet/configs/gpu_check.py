@@ -6,7 +6,7 @@ Commands:
     hardnet-bench --config=hardnet/configs/gpu_check.py:cpu --workdir=/tmp/gpu_check_cpu
 
 `:gpu` (the default): 2 instance seeds x 1 learner seed per variant, 10⁷ samples (9766 Adam
-steps of batch 1024), test sets of 16384 rows: one H100 is expected to take about two minutes
+steps of batch 1024), test sets of 16384 rows. Expected runtime: about two minutes on one H100
 (an expectation, not a measurement; `scripts/gpu-check` records what it took). `:cpu`: the same
 grid at 2048 samples, 256 test rows and one instance seed, for the check's CPU mode (about a
 minute on 2 cores; the numbers mean nothing there).

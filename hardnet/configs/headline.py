@@ -10,9 +10,10 @@ dictator controls; brute force and GF(2) at n=16; the oracle and trivial referen
 runtime: 23 min 30 s on a 2-core AMD EPYC (fresh clone, install included; about 15 min on the
 Intel machines of this kind). Expected result (docs/metrics.md, "Expected picture"): sgd learns
 every dictator control (acc01_cal 0.97-1.00) and stays at chance on every PRG and null, the hard
-tier included ("consistent with hardness"), except F4 n=32's instance seed 2 (README); brute
-force and GF(2) learn the PRGs and not the nulls; F6 and F5 under Gaussian inputs are learned by
-sgd and tensor, and F5's clause inputs by the generic learners too (the leak).
+tier included ("consistent with hardness"), except F4 n=32's instance seed 2
+(docs/results.md); brute force and GF(2) learn the PRGs and not the nulls; F6 and F5 under
+Gaussian inputs are learned by sgd and tensor, and F5's clause inputs by the generic learners too
+(the leak).
 
 `:gpu`: the hard tier at n=128 and 256 to 1e7 samples, the frontier over n = 16-256, 10 x 3 seeds,
 sgd tuned. The plan (`--dry_run --memory_budget_gib=55`) has 684 cells (15,240 runs) whose
@@ -24,7 +25,10 @@ Every budget, seed count and the reasons behind them: docs/experiments.md ("The 
 
 import ml_collections
 
+from hardnet import suites
+
 VARIANTS = ("cpu", "gpu", "rehearsal")
+SUITE = "hardnet-v1"  # the :cpu grid's setups
 SGD_SPACE = {"learning_rate": "log(1e-3, 3e-2)", "loss": "choice('square', 'logistic')"}
 # `:gpu`'s sgd (also `gpu_check.py`'s): the :cpu architecture (depth 4), wider for n up to 256;
 # online (the default): budget / 1024 Adam steps on fresh rows
@@ -61,27 +65,20 @@ def _natural(n: list[int]) -> dict[str, dict]:
 def _cpu() -> ml_collections.ConfigDict:
     # Long: one config literal, read top to bottom like docs/experiments.md, "The headline grid".
     config = ml_collections.ConfigDict()
+    # the suite's setups (hardnet/suites/hardnet-v1.json: F1/F3/F4 tsa, the hard tier F3/F4
+    # xor_maj(5,7) n=128, F5 under both input distributions, F6), defined once, plus the
+    # structure-aware controls' blocks at a brute-forceable n
     config.instances = ml_collections.ConfigDict(
         {
-            "f6": dict(family="easy_depth2", fixed=dict(d=16, m=8)),
-            # generic learners: n=32, where the dictator control is learnable (docstring)
-            "f3_tsa": _prg("prg_gauss3_smoothed", "tsa", [32]),
-            "f4_tsa": _prg("prg_depth2_smoothed", "tsa", [32]),
-            # structure-aware controls on the same families at a brute-forceable n
+            **suites.blocks(suites.load(SUITE)),
             "f3_small": {**_prg("prg_gauss3_smoothed", "tsa", [16]), "dictator_control": False},
             "f4_small": {**_prg("prg_depth2_smoothed", "tsa", [16]), "dictator_control": False},
-            "f1_tsa": {**_prg("prg_boolean", "tsa", [16]), "dictator_control": False},
             "f1_xor": dict(
                 family="prg_boolean",
                 fixed=dict(predicate="xor", k=5),
                 sweep=dict(n=[16]),
                 null_control=True,
             ),
-            # the conjectured-hard tier
-            "f3_hard": _prg("prg_gauss3_smoothed", "xor_maj(5,7)", [128]),
-            "f4_hard": _prg("prg_depth2_smoothed", "xor_maj(5,7)", [128]),
-            # F5: one natural-weights network class under Gaussian and under clause inputs
-            **_natural([16]),
         }
     )
     natural = list(_natural([16]))

@@ -22,7 +22,8 @@ class Row(TypedDict, total=False):
     ("generic", "control", "reference"), `family_kind` ("prg", "planted"),
     `informative_fraction` (exact probability that a sampled row is informative).
     Cost: `samples` (= budget), `num_runs` (runs sharing the program), `compile_s`, `run_s`;
-    where: `backend` and `device_kind` of the process that ran it (absent on failed rows).
+    where: `backend` and `device_kind` of the process that ran it (absent on failed rows), and
+    for a learner from any framework `framework` ("pytorch", "scikit-learn", "numpy", ...).
     Outcome: `failed`, `fail_reason`, `flags` (the learner's own diagnosis, scored anyway).
     Scores (`metrics.score_run`): `mse_all`, `nmse`; PRG families: `mse_inf`, `mse_fresh`,
     `num_fresh`, `frac_test_seen`, `fresh_check` ("exact" or "bound"), `fresh_bound`, `adv`,
@@ -45,6 +46,7 @@ class Row(TypedDict, total=False):
     run_s: float
     backend: str
     device_kind: str
+    framework: str
     failed: bool
     fail_reason: str | None
     flags: str | None

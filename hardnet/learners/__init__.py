@@ -9,6 +9,10 @@ Controls know the public encoding (`public=hardnet.core.base.Public.of(instance)
 `gf2`; `trivial` knows the instance but not its seed (`instance=`); `oracle` is the teacher itself
 (`instance=` and `params=`: the one learner that knows s).
 
+`outside` runs a learner from any framework (PyTorch, scikit-learn, NumPy) named by its factory,
+`make(input_dim, budget, seed) -> model` with `fit`/`partial_fit` and `predict` on NumPy arrays
+(learners/outside.py, docs/outside.md).
+
 `register(name, constructor, description)` adds a generic learner of your own (see
 examples/my_learner.py); benchmark configs then name it like a built-in one.
 """
@@ -22,7 +26,17 @@ from typing import Any
 from hardnet.core import registry
 from hardnet.core.base import Instance, Learner, Params, Public
 from hardnet.core.registry import Entry
-from hardnet.learners import brute_force, expectations, gf2, kernel, poly, reference, sgd, tensor
+from hardnet.learners import (
+    brute_force,
+    expectations,
+    gf2,
+    kernel,
+    outside,
+    poly,
+    reference,
+    sgd,
+    tensor,
+)
 
 KINDS = ("generic", "control", "reference")
 KNOWLEDGE = ("public", "instance", "params")  # what the runner supplies, never a config
@@ -47,6 +61,11 @@ REGISTRY: dict[str, Entry] = {
         "generic",
     ),
     "poly": Entry(poly.make, "ridge regression on Hermite features of degree ≤ D", "generic"),
+    # any framework: make(input_dim, budget, seed) -> fit/partial_fit/predict on NumPy arrays,
+    # run and scored by hardnet.run.outside (learners/outside.py)
+    outside.NAME: Entry(
+        outside.make, "a learner from any framework, run by the harness as submitted", "generic"
+    ),
     "brute_force": Entry(
         brute_force.make,
         "exhaustive search over all 2^n seeds",
@@ -77,6 +96,7 @@ REGISTRY: dict[str, Entry] = {
 }
 
 BUILT_IN = tuple(REGISTRY)
+OUTSIDE = outside.NAME  # the entry of learners from any framework (no JAX fit)
 BASELINE = "trivial"  # the seed-agnostic predictor that `adv` is measured against
 
 

@@ -17,6 +17,17 @@ from typing import Any
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "hardnet")
 
 
+def processor() -> str:
+    """The CPU's model name (/proc/cpuinfo), or what `platform` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _git(cwd: Path, *args: str) -> str | None:
     """stdout of `git ARGS` in `cwd`, or None if git is missing or fails (never raises)."""
     try:

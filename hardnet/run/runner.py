@@ -104,7 +104,7 @@ def learner_key(seed_base: int, instance_seed: int, learner_seed: int) -> Array:
 CALIBRATION = {"test": "validation", "validation": "calibration"}  # scored split -> threshold's
 
 
-def _data(
+def cell_data(
     inst: Instance, cell: Cell, seed_base: int, caches: Caches
 ) -> tuple[Params, Array, tuple, tuple | None]:
     """Params, training-stream keys, the test set (x, y, meta) and, for PRG families, the
@@ -220,7 +220,7 @@ def _seed_sharding(num: int) -> tuple[Any, int]:
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")), padded
 
 
-def _outside_learner(cell: Cell, inst: Instance) -> Learner | None:
+def _shared_learner(cell: Cell, inst: Instance) -> Learner | None:
     """The cell's learner, or None for one that needs the planted params (an entry that
     `needs` "params" is built inside the program, per instance seed)."""
     if "params" in learners.entry(cell.learner).needs:
@@ -276,7 +276,7 @@ def _fit_programs(cell: Cell, inst: Instance, learner: Learner | None, params, k
     return stacked, t1 - t0, t2 - t1
 
 
-def _trivial_predictions(
+def trivial_predictions(
     inst: Instance, cell: Cell, x_test: Array, seed_base: int, caches: Caches
 ) -> np.ndarray:
     """The trivial predictor (fitted once with `k_trivial`) on each instance seed's test set,
@@ -340,6 +340,10 @@ def _learner_fields(out: dict[str, Any], p: int, describe: Callable | None) -> d
 def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> list[Row]:
     """Train and evaluate every (instance seed, learner seed) of `cell`; one row per run
     (`core.rows.Row`), scored by `metrics.score_run`."""
+    if cell.learner == learners.OUTSIDE:  # any framework: the harness of run/outside.py
+        from hardnet.run import outside  # imports this module
+
+        return outside.run_cell(cell, seed_base, caches)
     caches = Caches() if caches is None else caches
     # one Instance object per configuration: the jitted samplers keyed on its functions (the
     # test set, the fresh-hyperedge pass) then compile once per block, not once per cell
@@ -347,13 +351,13 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
         ("instance", cell.family, canonical(cell.instance_kwargs)), cell.make_instance
     )
     facts = cell.facts(inst)
-    params, k_train, test, calibration = _data(inst, cell, seed_base, caches)
+    params, k_train, test, calibration = cell_data(inst, cell, seed_base, caches)
     x_test, y_test, _ = test
     x_eval = x_test
     if calibration is not None:
         x_eval = jnp.concatenate([x_test, calibration[0]], axis=1)
     try:
-        learner = _outside_learner(cell, inst)
+        learner = _shared_learner(cell, inst)
         evaluate = (x_eval, y_test)
         out, compile_s, run_s = _fit_all(cell, inst, learner, params, k_train, evaluate, seed_base)
     except Exception as e:  # recorded as failed runs; the benchmark goes on
@@ -363,7 +367,7 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
     num_test = y_test.shape[1]
     prg = calibration is not None
     if prg:
-        trivial_hat = _trivial_predictions(inst, cell, x_test, seed_base, caches)
+        trivial_hat = trivial_predictions(inst, cell, x_test, seed_base, caches)
     describe = None if learner is None else learner.describe_failure
     base = identity(cell, seed_base, facts)
     device = jax.local_devices()[0]  # where this process ran the cell (run/probe.py)
