@@ -14,19 +14,22 @@ and each informative row gives the equation
 
 Rows are bit-packed into uint32 words (`W = ⌈(M+1)/32⌉` words, the right-hand side last) and
 reduced by Gauss-Jordan elimination in JAX over all `M + 1` columns, the right-hand side
-included: a `lax.fori_loop` over the columns, each step a pivot search, a row swap and one masked
-XOR of the pivot row into every row holding the column (O(R × W) word operations per column on R
-rows; jit-able and vmap-able). The result is the reduced row echelon form of the augmented
+included, by stripes of 32 columns as M4RI does (`_lib/gf2_elim.py`): per stripe the pivots are
+found on its word alone, reduced among themselves, and one pass XORs into every row the rows of
+four 256-entry tables its bits select (O(R × W) word operations per 32 columns on R rows, where
+one column at a time costs that per column; jit-able and vmap-able). The result is the reduced
+row echelon form of the augmented
 system, unique given its row space, so it does not depend on the order or grouping of the rows.
 It is streamed (`fit_online`): a basis of at most `M + 1` reduced rows (rank ≤ M, plus the row
 `0…0|1` of an inconsistent system) is kept with its pivots; each chunk of `c` new rows is packed
 (rows that are not decodable and informative become `0 = 0`), stacked under the basis, reduced,
 and the first `M + 1` rows kept (the others are zero). Memory `(M + 1 + c) × W × 4` bytes
 whatever the number of rows, work `⌈N/c⌉ × (M + 1) × (M + 1 + c) × W` word operations for N
-rows (the first chunk is reduced alone, `(M + 1) × c × W`). `fit` is the same with one chunk of
-all rows. The system is consistent iff the right-hand side column holds no pivot (if it does,
-that pivot reduces every other right-hand side to 0); the solution is unique iff rank = M (the
-rank counts pivots among the M unknowns).
+rows (the first chunk is reduced alone, `(M + 1) × c × W`), divided by about 32 / 6 by the
+stripes (each pass reads a row and four table rows and writes the row). `fit` is the same
+with one chunk of all rows. The system is consistent iff the right-hand side column holds no
+pivot (if it does, that pivot reduces every other right-hand side to 0); the solution is unique
+iff rank = M (the rank counts pivots among the M unknowns).
 
 Seed: the solutions form an affine space, and the linearization has kernel directions that are
 no seeds: for tsa every equation has 4 unknowns, so complementing *all* unknowns (`x_i ↦ x_i ⊕ 1`,
@@ -60,6 +63,7 @@ import numpy as np
 from hardnet.core import prg, validation
 from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source
 from hardnet.core.source import array_source, check_source, fold_rows
+from hardnet.learners._lib import gf2_elim
 from hardnet.learners.brute_force import check_public, rows_used, training_rows
 
 NAME = "gf2"
@@ -171,31 +175,10 @@ def make(
         return jnp.stack(cols, axis=-1).astype(jnp.int32)
 
     def eliminate(rows: Array) -> tuple[Array, Array]:
-        """Gauss-Jordan on packed rows `uint32[R, W]` over all M + 1 columns: `(reduced rows,
-        pivot row per column)` (-1 where none), the nonzero rows first in pivot order."""
-        num = rows.shape[0]
-        index = jnp.arange(num)
-
-        def body(c, carry):
-            a, r, pivots = carry
-            word, bit = c // 32, (c % 32).astype(jnp.uint32)
-            has_bit = ((a[:, word] >> bit) & 1) == 1
-            cand = has_bit & (index >= r)
-            found = jnp.any(cand)
-            p = jnp.argmax(cand)
-            rs = jnp.minimum(r, num - 1)
-            row_p, row_r = a[p], a[rs]
-            a = a.at[rs].set(jnp.where(found, row_p, row_r))
-            a = a.at[p].set(jnp.where(found, row_r, row_p))
-            has_bit = ((a[:, word] >> bit) & 1) == 1
-            hit = found & has_bit & (index != rs)
-            a = a ^ jnp.where(hit[:, None], a[rs][None, :], jnp.uint32(0))
-            pivots = pivots.at[c].set(jnp.where(found, rs, -1))
-            return a, r + found.astype(jnp.int32), pivots
-
-        init = (rows, jnp.int32(0), jnp.full((size,), -1, jnp.int32))
-        reduced, _, pivots = jax.lax.fori_loop(0, size, body, init)
-        return reduced, pivots
+        """Gauss-Jordan on packed rows `uint32[R, W]` over all M + 1 columns, by stripes of 32
+        columns (`_lib/gf2_elim.py`, M4RI): `(reduced rows, pivot row per column)` (-1 where
+        none), the nonzero rows first in pivot order."""
+        return gf2_elim.eliminate_stripes(rows, size)
 
     def rhs(rows: Array) -> Array:
         return ((rows[:, num_vars // 32] >> jnp.uint32(num_vars % 32)) & 1).astype(jnp.uint8)
@@ -367,15 +350,20 @@ def make(
 
     def estimate(rows: int, d: int) -> tuple[float, float]:
         """Bytes: the basis (twice, as the scan's carry in and out), the stacked system of
-        `M + 1 + c` rows (twice: the elimination updates a copy), the chunk's inputs and decoded
-        hyperedges `c × (d + 2k)` and the unpacked seed rows `3 × n × 32W` (int32), c =
-        min(chunk, rows). Flops: word operations of elimination, `⌈rows/c⌉ × (M + 1) × (M + 1
-        + c) × W`, plus the scoring pass, `2^max_free × rows × 2k`."""
+        `M + 1 + c` rows (three times: the elimination's copy and one gathered table operand),
+        the stripe tables `4 × 256 × W` and the rows' stripe bits `32 (M + 1 + c)`, the chunk's
+        inputs and decoded hyperedges `c × (d + 2k)` and the unpacked seed rows `3 × n × 32W`
+        (int32), c = min(chunk, rows). Flops: word operations of elimination, `⌈rows/c⌉ ×
+        ⌈(M + 1)/32⌉ × 6 (M + 1 + c) × W` (per stripe a row, four table rows, the write), plus
+        the scoring pass, `2^max_free × rows × 2k`."""
         c = max(min(chunk, rows), 1)
+        stripes = -(-size // 32)
         work = 4.0 * (
-            2 * size * words + 2 * (size + c) * words + c * (d + 2 * pred.k) + 3 * n * 32 * words
-        )
-        flops = math.ceil(rows / c) * size * (size + c) * words + 2**max_free * rows * 2 * pred.k
+            2 * size * words + 3 * (size + c) * words + 4 * 256 * words + 32 * (size + c)
+            + c * (d + 2 * pred.k) + 3 * n * 32 * words
+        )  # fmt: skip
+        flops = math.ceil(rows / c) * stripes * 6 * (size + c) * words
+        flops += 2**max_free * rows * 2 * pred.k
         return work, float(flops)
 
     config = {
