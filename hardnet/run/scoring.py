@@ -74,12 +74,15 @@ def run_score(
 
 
 def _version() -> str:
+    """hardnet's version and, in a git checkout, its revision: "0.1.0 (3581bd3)"."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("hardnet")
+        text = version("hardnet")
     except PackageNotFoundError:
-        return "unknown"
+        text = "unknown"
+    rev = provenance.git_revision()
+    return f"{text} ({rev[:7]})" if rev else text
 
 
 def verify(out: dict[str, Any], name: str, leaderboard: str) -> list[str]:
