@@ -84,7 +84,7 @@ def test_training_rows_are_the_budget_rows_of_the_stream_in_any_chunking():
     inst, caches = cell.make_instance(), Caches()
     params, k_train, _, _ = outside.cell_data(inst, cell, 0, caches)
     p0, k0 = jax.tree.map(lambda t: t[0], params), k_train[0]
-    chunks = list(outside.training_chunks(inst, p0, k0, 250, 100, caches))
+    chunks = list(outside.training_chunks(inst, p0, k0, 250, 100))
     assert [len(y) for _, y in chunks] == [100, 100, 50]
     x_all, y_all, _ = inst.sample(p0, k0, 250)
     np.testing.assert_array_equal(np.concatenate([x for x, _ in chunks]), np.asarray(x_all))

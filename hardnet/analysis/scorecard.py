@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hardnet import suites
-from hardnet.analysis import figures, stats, summary, verdict
+from hardnet.analysis import figures, summary, verdict
 from hardnet.core.rows import Row
 
 ROLE_OF_VARIANT = {"prg": "main", "null": "null", "dictator": "dictator"}
@@ -32,17 +32,6 @@ ROLE_OF_VARIANT = {"prg": "main", "null": "null", "dictator": "dictator"}
 def _interval(ci: Sequence[float]) -> dict[str, float]:
     mean, lo, hi = (float(v) for v in ci)
     return {"mean": mean, "lo": lo, "hi": hi}
-
-
-def _gap(prg: Mapping[str, Any] | None, null: Mapping[str, Any] | None) -> dict[str, float]:
-    """PRG−null gap of mean auc and its permutation p-value (the verdict's test)."""
-    if prg is None or null is None:
-        return {"gap": math.nan, "p": math.nan}
-    score = summary.separation(prg)
-    a, b = prg[f"{score}_values"], null[f"{score}_values"]
-    if not (a.size and b.size):
-        return {"gap": math.nan, "p": math.nan}
-    return {"gap": float(a.mean() - b.mean()), "p": float(stats.permutation_pvalue(a, b))}
 
 
 def _role_cell(g: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -72,7 +61,8 @@ def card(rows: Sequence[Row], suite: suites.Suite, budgets: Mapping[str, Sequenc
         out: dict[str, Any] = {"title": setup.title, "prg": setup.prg, "budgets": []}
         for budget, variants in sorted(per_budget.items()):
             if setup.prg:
-                item = {"budget": budget, **_gap(variants.get("prg"), variants.get("null"))}
+                _, gap, p = verdict.gap_test(variants.get("prg"), variants.get("null"))
+                item = {"budget": budget, "gap": gap, "p": p}
                 for variant, role in ROLE_OF_VARIANT.items():
                     item[role] = _role_cell(variants.get(variant))
             else:

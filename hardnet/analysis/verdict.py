@@ -133,7 +133,9 @@ def _first_learned(gs: Sequence[Group]) -> Group | None:
     return None
 
 
-def _gap_significant(prg: Group | None, null: Group | None) -> tuple[bool, float, float]:
+def gap_test(prg: Group | None, null: Group | None) -> tuple[bool, float, float]:
+    """(significant, gap, p) of the PRG against its null at one budget: the mean gap of the
+    separation score (`auc`) and its permutation p-value; nan where a side has no runs."""
     if prg is None or null is None:
         return False, math.nan, math.nan
     score = separation(prg)
@@ -177,7 +179,7 @@ def verdicts(summary: Sequence[Group]) -> list[dict[str, Any]]:
             kind = next(iter(last.values()))["learner_kind"]
             if kind == "reference":  # the oracle and the baseline bound the scale; no verdict
                 continue
-            significant, gap, p = _gap_significant(prg, null)
+            significant, gap, p = gap_test(prg, null)
             above = above_null(prg, null)
             first_dic = _first_learned(variants.get("dictator", []))
             first_prg = _first_learned(variants.get("prg", []))

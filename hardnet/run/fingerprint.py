@@ -39,18 +39,12 @@ RTOL, ATOL = 1e-4, 1e-5
 BITS = ("clean_label", "planted_bit")  # PRG meta: bits stored as float32
 
 
-def _exact_leaves(tree: Any, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
-    """(path, array) of every integer or boolean leaf, in a fixed order."""
+def _leaves(tree: Any, prefix: str, kinds: str) -> Iterator[tuple[str, np.ndarray]]:
+    """(path, array) of every leaf whose dtype kind is in `kinds` ("biu": integer or boolean,
+    "f": float), in a fixed order."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         a = np.asarray(leaf)
-        if a.dtype.kind in "biu":
-            yield prefix + jax.tree_util.keystr(path), a
-
-
-def _float_leaves(tree: Any, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        a = np.asarray(leaf)
-        if a.dtype.kind == "f":
+        if a.dtype.kind in kinds:
             yield prefix + jax.tree_util.keystr(path), a
 
 
@@ -82,11 +76,11 @@ def _digest(inst: Any, keys: Mapping[str, Any], drawn: Any) -> dict[str, Any]:
     h = hashlib.sha256(canonical([inst.family, dict(inst.config)]).encode())
     for name in sorted(keys):
         h.update(name.encode() + np.asarray(jax.random.key_data(keys[name])).tobytes())
-    exact = list(_exact_leaves(params, "params"))
-    floats = {name: a.ravel()[:FLOATS] for name, a in _float_leaves(params, "params")}
+    exact = list(_leaves(params, "params", "biu"))
+    floats = {name: a.ravel()[:FLOATS] for name, a in _leaves(params, "params", "f")}
     prg = inst.encoding is not None
     for name, (x, y, meta) in zip(("train", "test"), samples, strict=True):
-        exact += _exact_leaves(meta, f"{name}.meta")
+        exact += _leaves(meta, f"{name}.meta", "biu")
         if prg:
             exact += [(f"{name}.{b}", np.asarray(meta[b]).astype(np.int8)) for b in BITS]
         floats[f"{name}.x"] = np.asarray(x)[:2].ravel()[: 2 * FLOATS]

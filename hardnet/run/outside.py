@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet.analysis import metrics
+from hardnet.core import streaming
 from hardnet.core.base import Instance
 from hardnet.core.rows import Row, error_reason, failed_rows, identity
 from hardnet.core.textio import canonical
@@ -68,21 +69,13 @@ def learner_seed(seed_base: int, instance_seed: int, learner_seed: int) -> int:
 
 
 def training_chunks(
-    inst: Instance, params: Any, k_train: Any, budget: int, chunk: int, caches: Caches
+    inst: Instance, params: Any, k_train: Any, budget: int, chunk: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Rows 0 .. budget of the training stream as NumPy float32 chunks of at most `chunk`
-    rows (row r depends on its key alone, so the chunking does not change the rows)."""
-    size = min(chunk, budget)
-    sample = caches.get(
-        ("outside-sample", inst.id, size),
-        lambda: jax.jit(lambda p, k, start: inst.sample(p, k, size, start)[:2]),
-    )
-    for start in range(0, budget, size):
-        x, y = sample(params, k_train, jnp.uint32(start))
-        take = min(size, budget - start)
-        # writable copies: user code may scale or shuffle in place (torch.from_numpy warns on
-        # the read-only views of a jax array)
-        yield np.array(x[:take], np.float32), np.array(y[:take], np.float32)
+    """Rows 0 .. budget of the training stream (`core.streaming.stream`: chunking does not
+    change the rows) as NumPy float32 chunks of at most `chunk` rows, without their meta;
+    writable copies, since user code may scale or shuffle in place."""
+    for x, y, _ in streaming.stream(inst, params, k_train, budget, chunk):
+        yield np.array(x, np.float32), np.array(y, np.float32)
 
 
 def fit_predict(
@@ -153,7 +146,7 @@ def run_cell(cell: Cell, seed_base: int = 0, caches: Caches | None = None) -> li
             row = Row(**base, instance_seed=i, learner_seed=j)
             dims = (inst.input_dim, cell.budget, learner_seed(seed_base, i, j))
             chunks = lambda p_i=p_i, k_i=k_i: training_chunks(
-                inst, p_i, k_i, cell.budget, config["chunk_rows"], caches
+                inst, p_i, k_i, cell.budget, config["chunk_rows"]
             )
             t0 = time.perf_counter()
             try:
