@@ -9,6 +9,8 @@ the CPU instead (`scripts/gpu-check --cpu`).
 """
 
 import os
+import shutil
+import tempfile
 
 import jax
 import pytest
@@ -23,10 +25,36 @@ def _gpu_platform() -> str:
     return os.environ.get("HARDNET_GPU_TEST_PLATFORM", "gpu")
 
 
+CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+
+
+def _share_compilations(config) -> None:
+    """One persistent compilation cache for the session: the xdist workers, the CLIs the tests
+    start and their cell workers compile the same learners again and again. The controller makes
+    the directory (its environment passes to the workers) and removes it at the end; a directory
+    named by the caller is used as it is and kept."""
+    if CACHE_ENV not in os.environ:
+        os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="hardnet-jax-cache-")
+        config._hardnet_cache_dir = os.environ[CACHE_ENV]
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+    jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_ENV])
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+    )
+
+
+def pytest_unconfigure(config):
+    cache_dir = getattr(config, "_hardnet_cache_dir", None)
+    if cache_dir:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
 def pytest_configure(config):
     if not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()
     jax.config.update("jax_threefry_partitionable", True)
+    _share_compilations(config)
     if _gpu_run(config) and _gpu_platform() != "cpu":
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     else:

@@ -164,18 +164,41 @@ def test_exact_interpolates_and_matches_numpy(dtype):
         assert pred(x).dtype == jnp.dtype(dtype)
 
 
-def test_nystrom_pcg_matches_exact():
+@pytest.mark.parametrize("nystrom_solver", ["direct", "pcg"])
+def test_nystrom_matches_exact(nystrom_solver):
     x, y = _smooth_data(jax.random.key(0), 4000, 8, noise=0.1)
     xt, yt = _smooth_data(jax.random.key(1), 2000, 8)
     common = dict(kernel="rbf", ridges=(1e-3,), landmarks=1000, cg_iters=10)
     mse = {}
     for solver in ("exact", "nystrom"):
-        learner = learners.make("kernel", solver=solver, **common)
+        learner = learners.make("kernel", solver=solver, nystrom_solver=nystrom_solver, **common)
         pred = jax.jit(learner.fit)(jax.random.key(2), x, y)
         assert bool(pred.info["nystrom"]) == (solver == "nystrom")
         mse[solver] = float(jnp.mean((pred(xt) - yt) ** 2))
     assert mse["exact"] < 0.1 * float(jnp.var(yt)), mse  # the fit is meaningful
     assert mse["nystrom"] <= 1.02 * mse["exact"], mse
+
+
+@pytest.mark.parametrize("ridge", [1e-3, 1e-6])
+def test_direct_nystrom_is_converged_pcg_where_the_float32_gram_drifts(ridge):
+    """The case of `solvers.falkon`'s docstring (RBF, N=4000, M=1000, εM≈1e-3): CG on the
+    un-whitened float32 K_nMᵀK_nM drifts away (at ridge 1e-6 it diverges), while the direct
+    solve on the whitened statistics is the point the streamed PCG converges to, at any ridge."""
+    x, y = _smooth_data(jax.random.key(0), 4000, 8, noise=0.1)
+    xt, yt = _smooth_data(jax.random.key(1), 2000, 8)
+    common = dict(kernel="rbf", solver="nystrom", ridges=(ridge,), landmarks=1000)
+    runs = {
+        "direct": dict(nystrom_solver="direct"),
+        "pcg_converged": dict(nystrom_solver="pcg", cg_iters=200),
+        "gram": dict(nystrom_solver="pcg", cg_iters=20, nystrom_gram=True),
+    }
+    mse = {}
+    for name, kw in runs.items():
+        pred = jax.jit(learners.make("kernel", **common, **kw).fit)(jax.random.key(2), x, y)
+        mse[name] = float(jnp.mean((pred(xt) - yt) ** 2))
+    assert mse["direct"] <= 1.002 * mse["pcg_converged"], mse
+    assert mse["direct"] < 0.1 * float(jnp.var(yt)), mse
+    assert mse["gram"] > 1.03 * mse["direct"], mse  # the drift this solver avoids
 
 
 def test_ridge_selection_prefers_larger_ridge_on_noisy_labels():
@@ -258,6 +281,7 @@ def test_vmap_over_seeds_equals_separate_runs(solver):
         (dict(landmarks=0), "landmarks"),
         (dict(cg_iters=0), "cg_iters"),
         (dict(nystrom_gram=1), "nystrom_gram"),
+        (dict(nystrom_solver="cg"), "nystrom_solver"),
         (dict(ridges=()), "ridges"),
         (dict(ridges=(1e-3, -1.0)), "ridges"),
         (dict(val_fraction=1.0), "val_fraction"),

@@ -11,9 +11,14 @@ Fit, for ridges given *relative to the kernel scale* `s = mean_i k(x_i, x_i)` (�
    for training; labels are centred by the training mean.
 2. For every ridge of the grid solve `(1/N) Σ (f(x_i) − y_i)² + λ‖f‖²_H` on the training split
    (`hardnet.learners._lib.solvers`): exactly, `(K + λN I)α = y` by Cholesky (+ `jitter · s` on the
-   diagonal), or by Nyström with M = `landmarks` centres drawn from the training split and
-   `cg_iters` steps of FALKON's preconditioned CG (all ridges at once; `nystrom_gram` chooses
-   between accumulating K_nMᵀK_nM once and re-streaming K_nM at every step, see `solvers.falkon`).
+   diagonal), or by Nyström with M = `landmarks` centres drawn from the training split, all
+   ridges at once. `nystrom_solver="direct"` accumulates the whitened statistics
+   `H = Σ a_i a_iᵀ`, `z = Σ a_i (y_i − c)` (`a_i = L⁻¹K(C, x_i)`, `LLᵀ = K_MM + εMI`) in one
+   pass and solves `(H/N + λI)β = z/N` for every ridge from one eigendecomposition
+   (`solvers.nystrom_direct`: the point PCG converges to, as in SGPR); `"pcg"` runs `cg_iters`
+   steps of FALKON's preconditioned CG (`nystrom_gram` chooses between accumulating K_nMᵀK_nM
+   once and re-streaming K_nM at every step, see `solvers.falkon`); `"auto"` is direct up to
+   M = 4096 landmarks (its M² statistics and M³ eigendecompositions stay small) and PCG above.
    Kernel blocks of the Nyström path and all predictions are computed in row tiles of `tile`
    rows: memory O(tile · M + M²), never N².
 3. Keep the ridge with the smallest validation MSE, then **refit on all N rows** with it (same
@@ -41,7 +46,10 @@ whatever N, and
    is one pass (none for RBF and Laplace, where k(x, x) = 1);
 3. as steps 2–3 above, with sums over the rows weighted by `w_i`: the training mean is one pass,
    the grid solve `cg_iters + 1` kernel passes (one with `nystrom_gram`), the validation MSE of
-   every ridge one, the refit on all rows `cg_iters + 1` more (one), the training MSE one.
+   every ridge one, the refit on all rows `cg_iters + 1` more (one), the training MSE one. The
+   direct solver reads the rows 4 times: the training mean, the training split's statistics,
+   the validation split (its MSE for every ridge and its statistics, which added to the
+   training split's give the refit's), the training MSE.
 
 The Nyström path of `fit` is the same code on the sample in memory (`array_source`, the split a
 range of rows): both read `solvers.Rows`.
@@ -56,7 +64,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from hardnet.core import validation
+from hardnet.core import linalg, validation
 from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, log_final
 from hardnet.core.source import (
     array_source,
@@ -69,6 +77,7 @@ from hardnet.learners._lib import kernels, solvers
 from hardnet.learners._lib.solvers import KernelFn, Rows
 
 NAME = "kernel"
+DIRECT_MAX_LANDMARKS = 4096  # nystrom_solver="auto": direct up to here, PCG above
 DEFAULT_RIDGES = (1e-6, 3e-5, 1e-3, 3e-2, 1.0)
 
 
@@ -103,6 +112,7 @@ def make(
     solver: str = "auto",
     landmarks: int = 1024,
     cg_iters: int = 30,
+    nystrom_solver: str = "auto",
     nystrom_gram: bool = False,
     ridges: Sequence[float] = DEFAULT_RIDGES,
     val_fraction: float = 0.2,
@@ -124,6 +134,9 @@ def make(
     solver = validation.check_choice("solver", solver, ("auto", "exact", "nystrom"))
     landmarks = validation.check_int("landmarks", landmarks, low=1)
     cg_iters = validation.check_int("cg_iters", cg_iters, low=1)
+    nystrom_solver = validation.check_choice(
+        "nystrom_solver", nystrom_solver, ("auto", "direct", "pcg")
+    )
     nystrom_gram = validation.check_bool("nystrom_gram", nystrom_gram)
     ridges = _check_ridges(ridges)
     val_fraction = validation.check_float("val_fraction", val_fraction, low=0.0, low_open=True)
@@ -138,11 +151,15 @@ def make(
     validation.check_fits(f"{NAME}: Nyström landmark blocks ({landmarks}²)", 4 * landmarks**2)
     config = dict(
         kernel=kernel, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b, bandwidth=bandwidth,
-        solver=solver, landmarks=landmarks, cg_iters=cg_iters, nystrom_gram=nystrom_gram,
+        solver=solver, landmarks=landmarks, cg_iters=cg_iters, nystrom_solver=nystrom_solver,
+        nystrom_gram=nystrom_gram,
         ridges=list(ridges), val_fraction=val_fraction, tile=tile, exact_max=exact_max,
         jitter=jitter, dtype=dtype, bandwidth_subsample=bandwidth_subsample,
     )  # fmt: skip
     kfn_h, diag_h = kernels.make_kernel(kernel, depth, sigma_w, sigma_b)
+    direct = nystrom_solver == "direct" or (
+        nystrom_solver == "auto" and landmarks <= DIRECT_MAX_LANDMARKS
+    )
     itemsize = 4 if dtype == "float32" else 8
 
     def apply(state: dict[str, Array], x: Array) -> Array:
@@ -180,9 +197,12 @@ def make(
         kfn: KernelFn, centers: Array, scale: Array, train: Rows, val: Rows, full: Rows
     ) -> dict[str, Array]:
         """Steps 2–3 with Nyström on three row sets of one source (the training split, the
-        validation split, all rows): `2·cg_iters + 4` kernel passes over the rows, none held."""
+        validation split, all rows): `2·cg_iters + 4` kernel passes over the rows with PCG, 4
+        with the direct solver, none held."""
         lams = jnp.asarray(ridges, dtype) * scale
         eps = jitter * scale * centers.shape[0]
+        if direct:
+            return direct_fit(kfn, centers, lams, eps, train, val, full)
 
         def solve(rows: Rows, count: Array, offset: Array, lam: Array) -> Array:
             return solvers.falkon(
@@ -198,6 +218,30 @@ def make(
         num = n_tr + n_val
         mean_all = (sum_tr + sum_val) / num
         coef = solve(full, num, mean_all, lams[best][None])  # [M, 1]
+        sse_all = solvers.residual_sums(kfn, full, centers, coef, mean_all)[0]
+        return dict(centers=centers, coef=coef[:, 0], offset=mean_all, best=best,
+                    val_mse=val_mse, train_mse=sse_all[0] / num)  # fmt: skip
+
+    def direct_fit(
+        kfn: KernelFn, centers: Array, lams: Array, eps: Array, train: Rows, val: Rows, full: Rows
+    ) -> dict[str, Array]:
+        """`nystrom_fit` by the direct solver: the refit's statistics on all rows are the sum of
+        the two splits' (its labels re-centred by `(c_tr − c)·Σ a_i`), so no pass refits."""
+        low = solvers.whitening(kfn, centers, eps)
+        solve = lambda gram, rhs, count, lam: linalg.solve_lower_t(
+            low, solvers.ridge_path(gram, rhs, count, lam)
+        )
+        n_tr, sum_tr = solvers.label_sums(train)
+        mean_tr = sum_tr / jnp.maximum(n_tr, 1.0)
+        tr = solvers.whitened_pass(kfn, train, centers, low, mean_tr)
+        alphas = solve(tr["gram"], tr["rhs"], n_tr, lams)  # [M, R]
+        va = solvers.whitened_pass(kfn, val, centers, low, mean_tr, coef=alphas)
+        val_mse = va["sse"] / jnp.maximum(va["count"], 1.0)
+        best = best_ridge(val_mse)
+        num = n_tr + va["count"]
+        mean_all = (sum_tr + va["label_sum"]) / num
+        rhs = tr["rhs"] + va["rhs"] + (mean_tr - mean_all) * (tr["basis_sum"] + va["basis_sum"])
+        coef = solve(tr["gram"] + va["gram"], rhs, num, lams[best][None])  # [M, 1]
         sse_all = solvers.residual_sums(kfn, full, centers, coef, mean_all)[0]
         return dict(centers=centers, coef=coef[:, 0], offset=mean_all, best=best,
                     val_mse=val_mse, train_mse=sse_all[0] / num)  # fmt: skip
@@ -315,7 +359,9 @@ def make(
         of `tile` rows and their K_nM block, the first rows for the landmarks and bandwidth; no
         term in N. Flops: `2·cg_iters + 4` passes of N·M kernel entries and products with the
         R ridge columns (4 passes and two N·M² Gram accumulations with `nystrom_gram`), the M³
-        factorizations and the CG steps' M²·R triangular solves."""
+        factorizations and the CG steps' M²·R triangular solves; the direct solver: 3 kernel
+        passes, a triangular solve and a Gram update of N·M² each, two M×M eigendecompositions
+        (~9M³ each) and the two splits' statistics (4 M² matrices) held."""
         n_tr = rows - max(1, round(val_fraction * rows))
         if solver == "exact" or (solver == "auto" and rows <= exact_max):
             return 4.0 * (3 * n_tr * n_tr + rows * d), len(ridges) * n_tr**3 / 3 + n_tr**2 * d
@@ -328,6 +374,10 @@ def make(
             (5 + 2 * num_r) * m * m + 3 * chunk * m + 2 * chunk * (d + 1 + num_r) + head * d
             + 8 * m * num_r + median
         )  # fmt: skip
+        if direct:
+            work += itemsize * (4 * m * m + chunk * m)
+            flops = 3 * rows * m * (2 * d + 2 * num_r) + 3 * rows * m * m + 4 * rows * d
+            return work, flops + 20 * m**3
         passes = 4 if nystrom_gram else 2 * cg_iters + 4
         flops = passes * rows * m * (2 * d + 4 * num_r) + 4 * rows * d
         flops += (4 * rows * m * m if nystrom_gram else 0) + (num_r + 2) * m**3

@@ -281,7 +281,8 @@ def main() -> None:
     for name, value in init["jax_options"].items():
         if getattr(jax.config, name) != value:
             jax.config.update(name, value)
-    jax.config.update("jax_compilation_cache_dir", init["cache_dir"])
+    if not jax.config.jax_compilation_cache_dir:  # JAX_COMPILATION_CACHE_DIR names a shared one
+        jax.config.update("jax_compilation_cache_dir", init["cache_dir"])
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     _preload(init["preload"])
     from hardnet.core.rows import error_reason
