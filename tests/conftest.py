@@ -1,16 +1,21 @@
 """Shared pytest setup: absl flags usable without app.run, partitionable threefry, and the CPU.
 
 Tests run on the CPU (`JAX_PLATFORMS=cpu`, inherited by the workers they start), so that
-`pytest -n auto` on a GPU machine does not start one process per core that each preallocate 75%
+`pytest -n N` on a GPU machine does not start one process per core that each preallocate 75%
 of the GPU, and tests that read a lowered program see the CPU's. Tests marked `gpu` are the
 exception: they run only when asked for (`pytest -m gpu`), on the accelerator, with
 preallocation off, and skip where jax sees no GPU; `HARDNET_GPU_TEST_PLATFORM=cpu` runs them on
 the CPU instead (`scripts/gpu-check --cpu`).
 """
 
+import fcntl
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import jax
 import pytest
@@ -78,3 +83,38 @@ def pytest_collection_modifyitems(session, config, items):
     if reason:
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+TINY_CONFIG = Path(__file__).parent / "configs" / "tiny.py"
+TIMING = ("compile_s", "run_s")
+# A safety net, not a measurement: an uninterrupted run of tiny.py took at most 35 s on one core
+# of a 2-core AMD EPYC (taskset -c 0); the limit sits over 10× above that.
+TINY_RUN_TIMEOUT = 1800
+
+
+def tiny_rows(workdir) -> list[dict]:
+    """The rows of a workdir's `results.jsonl`, without their timings."""
+    lines = (Path(workdir) / "results.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(tmp_path_factory, worker_id):
+    """`(rows, workdir)` of one uninterrupted `hardnet-bench` run of `tests/configs/tiny.py`
+    (TensorBoard on, no report): the reference that the resume, shard, chaos, watchdog and Ray
+    tests compare with. One run per session, shared by the xdist workers: the first to ask
+    runs it under a file lock, the others read its rows."""
+    base = tmp_path_factory.getbasetemp()
+    root = base if worker_id == "master" else base.parent  # the session's, shared by workers
+    workdir = root / "tiny-reference"
+    with open(root / "tiny-reference.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "tiny-reference.done").exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            cmd = [sys.executable, "-m", "hardnet.cli.bench", f"--config={TINY_CONFIG}",
+                   f"--workdir={workdir}", "--report=false", "--jax_platforms=cpu"]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=TINY_RUN_TIMEOUT)
+            assert done.returncode == 0, done.stderr[-2000:]
+            assert "[4/4]" in done.stdout
+            (root / "tiny-reference.done").write_text("")
+    return tiny_rows(workdir), workdir

@@ -35,13 +35,9 @@ def _rows(workdir):
     return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("reference")
-    done = _run(workdir)
-    assert done.returncode == 0, done.stderr
-    assert "[4/4]" in done.stdout
-    return _rows(workdir), workdir
+@pytest.fixture
+def reference(tiny_reference):
+    return tiny_reference  # conftest.py: one uninterrupted run per session
 
 
 def test_run_writes_rows_and_tensorboard(reference):

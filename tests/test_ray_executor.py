@@ -37,20 +37,17 @@ def _rows(workdir):
 
 
 @needs_ray
-def test_ray_rows_equal_local_rows_and_resume(tmp_path):
-    local_dir, ray_dir = tmp_path / "local", tmp_path / "ray"
-    # the local reference runs alongside the Ray run (each is mostly start-up and compiling)
-    local = subprocess.Popen(_cmd(local_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def test_ray_rows_equal_local_rows_and_resume(tmp_path, tiny_reference):
+    local_rows, local_dir = tiny_reference  # conftest.py: the local executor's run
+    ray_dir = tmp_path / "ray"
     ray_args = ("--executor=ray", "--ray_local_cpus=2", "--ray_max_pending=2")
     done = subprocess.run(
         _cmd(ray_dir, *ray_args), capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
-    _, err = local.communicate(timeout=RUN_TIMEOUT)
-    assert local.returncode == 0, err.decode()
     assert done.returncode == 0, done.stderr
     assert "[4/4]" in done.stdout
     rows = _rows(ray_dir)
-    assert len(rows) == 10 and rows == _rows(local_dir)
+    assert len(rows) == 10 and rows == local_rows
     assert sorted(p.name for p in (ray_dir / "cells").iterdir()) == sorted(
         p.name for p in (local_dir / "cells").iterdir()
     )

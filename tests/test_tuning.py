@@ -108,10 +108,12 @@ def test_trials_are_scored_on_validation_rows():
 
 
 TUNED_SMOKE = """
+import ml_collections
 from hardnet.configs import smoke
 
 def get_config(arg=None):
     config = smoke.get_config(arg)
+    config.learners = ml_collections.ConfigDict({"sgd": config.learners.sgd.to_dict()})
     config.learners.sgd.tuning = dict(space=dict(learning_rate="log(1e-3, 1e-1)"), budget=32)
     config.tuning = dict(trials=2)
     return config
@@ -120,7 +122,7 @@ def get_config(arg=None):
 
 @pytest.mark.slow
 def test_bench_runs_trials_then_the_frozen_choice_and_resumes(tmp_path):
-    """hardnet-bench on the smoke grid with sgd tuned (2 trials): the trial rows and the frozen
+    """hardnet-bench on the smoke grid's sgd cells, tuned (2 trials): the trial rows and the frozen
     rows are in results.jsonl, the frozen point is a trial's, and a rerun runs nothing."""
     config = tmp_path / "tuned_smoke.py"
     config.write_text(TUNED_SMOKE)

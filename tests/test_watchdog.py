@@ -53,12 +53,9 @@ def _workers_with(mark: str) -> list[int]:
     return pids
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("reference")
-    done = subprocess.run(_cmd(workdir), capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert done.returncode == 0, done.stderr
-    return _rows(workdir)
+@pytest.fixture
+def reference(tiny_reference):
+    return tiny_reference[0]  # conftest.py: one uninterrupted run per session
 
 
 def test_hung_and_crashed_cells_fail_and_the_run_goes_on(reference, tmp_path):

@@ -17,7 +17,7 @@ Gaussian inputs are learned by sgd and tensor, and F5's clause inputs by the gen
 
 `:gpu`: the hard tier at n=128 and 256 to 1e7 samples, the frontier over n = 16-256, 10 x 3 seeds,
 sgd tuned. The plan (`--dry_run --memory_budget_gib=55`) has 684 cells (15,240 runs) whose
-largest estimate is 32.3 GiB on one H100. Expected runtime: hours on one H100 (an estimate;
+largest estimate is 40.3 GiB on one H100. Expected runtime: hours on one H100 (an estimate;
 not measured). `:rehearsal`: `:gpu` shrunk to one cell per code path, for a CPU.
 
 Every budget, seed count and the reasons behind them: docs/experiments.md ("The headline grid").
