@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import tiny_rows as _rows  # one reader of a workdir's rows
 
 # A safety net, not a measurement: what it waits for took at most 32 s on one core of a
 # 2-core AMD EPYC (taskset -c 0); the limit sits over 10× above that.
 RUN_TIMEOUT = 1800
 CONFIG = str(Path(__file__).parent / "configs" / "tiny.py")
-TIMING = ("compile_s", "run_s")
 
 
 def _cmd(workdir, *extra):
@@ -28,11 +28,6 @@ def _run(workdir, *extra):
     return subprocess.run(
         _cmd(workdir, *extra), capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
-
-
-def _rows(workdir):
-    rows = [json.loads(line) for line in (Path(workdir) / "results.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
 
 
 @pytest.fixture

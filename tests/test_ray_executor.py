@@ -4,13 +4,14 @@ most `max_pending` tasks are in flight; bad options are ValueErrors / one-line f
 
 import dataclasses
 import importlib.util
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import TIMING  # one reader of a workdir's rows
+from conftest import tiny_rows as _rows
 
 from hardnet.run import executors, grid, results
 
@@ -18,7 +19,6 @@ from hardnet.run import executors, grid, results
 # 2-core AMD EPYC (taskset -c 0); the limit sits over 10× above that.
 RUN_TIMEOUT = 1800
 CONFIG = Path(__file__).parent / "configs" / "tiny.py"
-TIMING = ("compile_s", "run_s")
 # skipped only without ray, and never where HARDNET_REQUIRE_RAY is set (scripts/test, i.e. CI)
 needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None and not os.environ.get("HARDNET_REQUIRE_RAY"),
@@ -29,11 +29,6 @@ needs_ray = pytest.mark.skipif(
 def _cmd(workdir, *extra):
     return [sys.executable, "-m", "hardnet.cli.bench", f"--config={CONFIG}",
             f"--workdir={workdir}", "--report=false", "--jax_platforms=cpu", *extra]  # fmt: skip
-
-
-def _rows(workdir):
-    lines = (Path(workdir) / "results.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
 
 
 @needs_ray

@@ -14,9 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import tiny_rows as _rows  # one reader of a workdir's rows
 
 CONFIG = str(Path(__file__).parent / "configs" / "tiny.py")
-TIMING = ("compile_s", "run_s")
 # The hung cell blocks forever (worker._test_faults waits on an Event nobody sets), so the cap
 # decides only how long the test waits for it; the healthy cells must never reach it. Measured
 # on one core of a 2-core AMD EPYC (taskset -c 0): the slowest healthy cell, gf2, 4.5 s of
@@ -31,12 +31,6 @@ def _cmd(workdir, *extra):
     return [sys.executable, "-m", "hardnet.cli.bench", f"--config={CONFIG}",
             f"--workdir={workdir}", "--report=false", "--tensorboard=false",
             "--jax_platforms=cpu", *extra]  # fmt: skip
-
-
-def _rows(workdir):
-    text = (Path(workdir) / "results.jsonl").read_text()
-    rows = [json.loads(line) for line in text.splitlines()]
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
 
 
 def _workers_with(mark: str) -> list[int]:

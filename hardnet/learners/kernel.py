@@ -64,7 +64,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from hardnet.core import linalg, validation
+from hardnet.core import validation
 from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, log_final
 from hardnet.core.source import (
     array_source,
@@ -228,20 +228,17 @@ def make(
         """`nystrom_fit` by the direct solver: the refit's statistics on all rows are the sum of
         the two splits' (its labels re-centred by `(c_tr − c)·Σ a_i`), so no pass refits."""
         low = solvers.whitening(kfn, centers, eps)
-        solve = lambda gram, rhs, count, lam: linalg.solve_lower_t(
-            low, solvers.ridge_path(gram, rhs, count, lam)
-        )
         n_tr, sum_tr = solvers.label_sums(train)
         mean_tr = sum_tr / jnp.maximum(n_tr, 1.0)
         tr = solvers.whitened_pass(kfn, train, centers, low, mean_tr)
-        alphas = solve(tr["gram"], tr["rhs"], n_tr, lams)  # [M, R]
+        alphas = solvers.ridge_path(low, tr["gram"], tr["rhs"], n_tr, lams)  # [M, R]
         va = solvers.whitened_pass(kfn, val, centers, low, mean_tr, coef=alphas)
         val_mse = va["sse"] / jnp.maximum(va["count"], 1.0)
         best = best_ridge(val_mse)
         num = n_tr + va["count"]
         mean_all = (sum_tr + va["label_sum"]) / num
         rhs = tr["rhs"] + va["rhs"] + (mean_tr - mean_all) * (tr["basis_sum"] + va["basis_sum"])
-        coef = solve(tr["gram"] + va["gram"], rhs, num, lams[best][None])  # [M, 1]
+        coef = solvers.ridge_path(low, tr["gram"] + va["gram"], rhs, num, lams[best][None])
         sse_all = solvers.residual_sums(kfn, full, centers, coef, mean_all)[0]
         return dict(centers=centers, coef=coef[:, 0], offset=mean_all, best=best,
                     val_mse=val_mse, train_mse=sse_all[0] / num)  # fmt: skip

@@ -179,14 +179,16 @@ def whitened_pass(
     return rows.fold(step, init)
 
 
-def ridge_path(gram: Array, rhs: Array, count: Array, ridges: Array) -> Array:
-    """`β_r = (H/N + λ_r I)⁻¹ z/N` for every ridge, `[M, R]`, from one eigendecomposition
-    `H/N = Q diag(e) Qᵀ` shared by all ridges: `β_r = Q diag(1/(e + λ_r)) Qᵀ z/N`. Eigenvalues
-    that rounding leaves below zero (H is a Gram matrix) count as zero, so any λ > 0 is stable."""
+def ridge_path(low: Array, gram: Array, rhs: Array, count: Array, ridges: Array) -> Array:
+    """`α_r = L⁻ᵀ β_r`, `[M, R]`, with `β_r = (H/N + λ_r I)⁻¹ z/N` for every ridge from one
+    eigendecomposition `H/N = Q diag(e) Qᵀ` shared by all ridges: `β_r = Q diag(1/(e + λ_r)) Qᵀ
+    z/N` (`gram` = H, `rhs` = z of `whitened_pass`, `low` = L). Eigenvalues that rounding leaves
+    below zero (H is a Gram matrix) count as zero, so any λ > 0 is stable."""
     n = jnp.maximum(count, 1.0)
     evals, evecs = linalg.eigh(gram / n)
     proj = evecs.T @ (rhs / n)  # [M]
-    return evecs @ (proj[:, None] / (jnp.maximum(evals, 0.0)[:, None] + ridges[None, :]))
+    beta = evecs @ (proj[:, None] / (jnp.maximum(evals, 0.0)[:, None] + ridges[None, :]))
+    return linalg.solve_lower_t(low, beta)
 
 
 def whitening(kfn: KernelFn, centers: Array, jitter: Array) -> Array:
@@ -200,13 +202,12 @@ def nystrom_direct(
 ) -> Array:
     """Nyström ridge coefficients `α[M, R]` (the system of the module docstring, with `K_MM`
     replaced by `K_MM + εM I` as in `falkon`), solved directly: one pass for the whitened
-    statistics (`whitened_pass`), then `α_r = L⁻ᵀ β_r` with `β` from `ridge_path`. This is the
+    statistics (`whitened_pass`), then `α_r = L⁻ᵀ β_r` for every ridge (`ridge_path`). This is the
     point PCG converges to (SGPR's solve): substituting `α = L⁻ᵀβ` turns
     `(K_nMᵀWK_nM + λN(K_MM + εMI)) α = K_nMᵀW(y − c)` into `(H + λN I) β = z`."""
     low = whitening(kfn, centers, jitter)
     stats = whitened_pass(kfn, rows, centers, low, offset)
-    beta = ridge_path(stats["gram"], stats["rhs"], stats["count"], ridges)
-    return linalg.solve_lower_t(low, beta)
+    return ridge_path(low, stats["gram"], stats["rhs"], stats["count"], ridges)
 
 
 def exact_solve(kmat: Array, y: Array, shift: Array) -> Array:
