@@ -1,6 +1,8 @@
 """The Instance contract, checked on every family: determinism, vmap = loop, chunked = one-shot,
 meta fields, informative fraction against its formula, the null control, and the errors."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,16 +44,35 @@ def test_every_family_has_a_small_config():
     assert set(SMALL) == set(families())
 
 
+# Each family's programs are compiled once per shape and shared by the tests below (called
+# eagerly, a sampler compiles hundreds of primitives per new shape: 5x the time of one program).
+@functools.cache
+def _small(family):
+    return make(family, **SMALL[family])
+
+
+@functools.cache
+def _init(family):
+    return jax.jit(_small(family).init)
+
+
+@functools.cache
+def _rows(family, num):
+    """`(params, key, start) -> rows start .. start+num` of `_small(family)`, start traced."""
+    inst = _small(family)
+    return jax.jit(lambda p, key, start: inst.sample(p, key, num, start))
+
+
 def _sampler(inst, num):
     return jax.jit(lambda p, key: inst.sample(p, key, num))
 
 
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_same_key_same_numbers(family):
-    inst = make(family, **SMALL[family])
-    p1, p2 = inst.init(jax.random.key(7)), inst.init(jax.random.key(7))
+    init = _init(family)
+    p1, p2 = init(jax.random.key(7)), init(jax.random.key(7))
     jax.tree.map(np.testing.assert_array_equal, p1, p2)
-    sample = _sampler(inst, 64)
+    sample = lambda p, key: _rows(family, 63)(p, key, 0)
     a, b = sample(p1, jax.random.key(8)), sample(p2, jax.random.key(8))
     jax.tree.map(np.testing.assert_array_equal, a, b)
     c = sample(p1, jax.random.key(9))
@@ -60,17 +81,17 @@ def test_same_key_same_numbers(family):
 
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_vmap_over_seeds_equals_loop(family):
-    inst = make(family, **SMALL[family])
+    inst = _small(family)
     keys = jax.random.split(jax.random.key(0), 3)
     data_keys = jax.random.split(jax.random.key(1), 3)
     params = jax.jit(jax.vmap(inst.init))(keys)
-    batched = jax.jit(jax.vmap(lambda p, key: inst.sample(p, key, 50)))(params, data_keys)
+    batched = jax.jit(jax.vmap(lambda p, key: inst.sample(p, key, 63)))(params, data_keys)
     for i in range(3):
-        p_i = inst.init(keys[i])
+        p_i = _init(family)(keys[i])
         jax.tree.map(
             lambda a, b: np.testing.assert_allclose(a[i], b, rtol=1e-6, atol=1e-6), params, p_i
         )
-        single = _sampler(inst, 50)(p_i, data_keys[i])
+        single = _rows(family, 63)(p_i, data_keys[i], 0)
         jax.tree.map(
             lambda a, b: np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=1e-6), batched, single
         )
@@ -78,12 +99,10 @@ def test_vmap_over_seeds_equals_loop(family):
 
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_chunked_equals_one_shot(family):
-    inst = make(family, **SMALL[family])
-    params = inst.init(jax.random.key(0))
+    params = _init(family)(jax.random.key(0))
     key = jax.random.key(1)
-    whole = inst.sample(params, key, 70)
-    parts = [inst.sample(params, key, 30, start) for start in (0, 30)]
-    parts.append(inst.sample(params, key, 10, 60))
+    whole = _rows(family, 63)(params, key, 0)
+    parts = [_rows(family, 21)(params, key, start) for start in (0, 21, 42)]  # unaligned starts
     joined = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
     np.testing.assert_allclose(whole[0], joined[0], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(whole[1], joined[1], atol=Y_ATOL.get(family, 1e-5))
@@ -92,17 +111,18 @@ def test_chunked_equals_one_shot(family):
 
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_shapes_dtypes_and_meta(family):
-    inst = make(family, **SMALL[family])
-    x, y, meta = inst.sample(inst.init(jax.random.key(0)), jax.random.key(1), 20)
-    assert x.shape == (20, inst.input_dim) and x.dtype == jnp.float32
-    assert y.shape == (20,) and y.dtype == jnp.float32
-    assert meta["informative"].dtype == jnp.bool_ and meta["informative"].shape == (20,)
-    np.testing.assert_allclose(inst.apply(inst.init(jax.random.key(0)), x), y, atol=1e-5)
+    inst, num = _small(family), 21
+    params = _init(family)(jax.random.key(0))
+    x, y, meta = _rows(family, num)(params, jax.random.key(1), 0)
+    assert x.shape == (num, inst.input_dim) and x.dtype == jnp.float32
+    assert y.shape == (num,) and y.dtype == jnp.float32
+    assert meta["informative"].dtype == jnp.bool_ and meta["informative"].shape == (num,)
+    np.testing.assert_allclose(jax.jit(inst.apply)(params, x), y, atol=1e-5)
     if kind(family) == "prg":
         assert (
-            meta["hyperedge_hash"].shape == (20, 2) and meta["hyperedge_hash"].dtype == jnp.uint32
+            meta["hyperedge_hash"].shape == (num, 2) and meta["hyperedge_hash"].dtype == jnp.uint32
         )
-        assert meta["clean_label"].shape == (20,) and meta["planted_bit"].shape == (20,)
+        assert meta["clean_label"].shape == (num,) and meta["planted_bit"].shape == (num,)
         assert inst.encoding is not None and inst.encoding.name and inst.encoding.n == 8
         decoded, valid = inst.encoding.decode(x)
         np.testing.assert_array_equal(decoded, meta["hyperedge"])

@@ -205,11 +205,12 @@ def test_chunk_and_memory_checks():
     with pytest.raises(ValueError, match=r"max_bytes=300; pass a smaller chunk"):
         gf2.make(public=public, chunk=8, max_bytes=300)  # (37 + 8) × 2 × 4 = 360 bytes
     learner = gf2.make(public=public, chunk=8, max_bytes=400)
-    x, y, _ = inst.sample(params, jax.random.key(1), 150)
+    x, y, _ = jax.jit(lambda p, k: inst.sample(p, k, 150))(params, jax.random.key(1))
     with pytest.raises(ValueError, match="max_bytes=400"):
         learner.fit(None, x, y)  # all 150 rows at once: (37 + 150) × 8 bytes
-    pred = learner.fit_online(None, array_source(x, y), 150)  # the budget does not count
-    assert int(pred.info["equations"]) > 0
+    fit = jax.jit(lambda x, y: learner.fit_online(None, array_source(x, y), 150).info)
+    info = fit(x, y)  # the budget does not count
+    assert int(info["equations"]) > 0
     with pytest.raises(ValueError, match="source rows must have d="):
         learner.fit_online(None, lambda s, num: (jnp.zeros((num, 3)), jnp.zeros((num,))), 20)
     with pytest.raises(ValueError, match="budget"):

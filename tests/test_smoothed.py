@@ -57,9 +57,11 @@ def test_f3_clean_labels_at_the_hard_tier():
     params = inst.init(jax.random.key(0))
     _, y, meta = inst.sample(params, jax.random.key(1), 4000)
     inf = np.asarray(meta["informative"])
-    np.testing.assert_allclose(np.asarray(y)[inf], np.asarray(meta["clean_label"])[inf], atol=1e-6)
+    # 1e-5: the float32 sums that feed the label, reassociated by XLA's fusion (measured under
+    # jit: labels of 1 come out as 1 + 1.5e-6), with 6x room
+    np.testing.assert_allclose(np.asarray(y)[inf], np.asarray(meta["clean_label"])[inf], atol=1e-5)
     # off the informative set the noise-free teacher stays in [0, 1]
-    assert np.asarray(y).min() >= 0 and np.asarray(y).max() <= 1 + 1e-6
+    assert np.asarray(y).min() >= 0 and np.asarray(y).max() <= 1 + 1e-5
 
 
 def test_f3_default_noise_is_about_005():
