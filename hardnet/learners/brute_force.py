@@ -188,4 +188,5 @@ def make(
         "predicate": pred.name,
         "encoding": public.encoding.name,
     }
+    fit = jax.jit(fit, static_argnames=("budget", "monitor"))  # eager: one program per shape
     return Learner(name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True)

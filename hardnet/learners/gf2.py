@@ -378,5 +378,10 @@ def make(
         "encoding": public.encoding.name,
     }
     return Learner(
-        name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True, estimate=estimate
+        name=NAME,
+        config=config,
+        fit=jax.jit(fit, static_argnames=("budget", "monitor")),  # eager: one program per shape
+        fit_online=fit_online,
+        vmappable=True,
+        estimate=estimate,
     )

@@ -384,7 +384,7 @@ def make(
         matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
         name=NAME,
         config=config,
-        fit=fit,
+        fit=jax.jit(fit, static_argnames=("budget", "monitor")),  # eager: one program per shape
         fit_online=fit_online,
         vmappable=True,
         estimate=estimate,

@@ -211,7 +211,7 @@ def _learner(s: Settings) -> Learner:
         matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
         name=NAME,
         config=dataclasses.asdict(s),
-        fit=fit,
+        fit=jax.jit(fit, static_argnames=("budget", "monitor")),  # eager: one program per shape
         fit_online=fit_online,
         estimate=estimate,
         curves=("lm_loss",),
