@@ -51,10 +51,6 @@ def env_pairs(args: str) -> dict[str, str]:
     return dict(part.split("=", 1) if "=" in part else (part, "") for part in shlex.split(args))
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("dockerfile")
-
-
 @pytest.fixture(scope="module")
 def dockerfile() -> list[tuple[str, str]]:
     return parse_dockerfile((ROOT / "Dockerfile").read_text())

@@ -31,10 +31,6 @@ def example(monkeypatch):
     return module
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("example_learner")
-
-
 @pytest.fixture(scope="module")
 def f6():
     inst = instances.make("easy_depth2", d=16, m=8)

@@ -15,10 +15,6 @@ CONFIGS = {
 }
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("grid")
-
-
 @pytest.fixture(scope="module")
 def plans():
     return {name: grid.plan(make()) for name, make in CONFIGS.items()}

@@ -9,9 +9,6 @@ from hardnet import learners
 from hardnet.core.base import Learner, Predictor, Public
 from hardnet.instances import make as make_instance
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("learners_registry")
-
 
 @pytest.fixture(scope="module")
 def f6_data():

@@ -41,10 +41,6 @@ def _config(entries: dict[str, str], budgets=(256,), variants=None) -> dict:
     )  # fmt: skip
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("outside")
-
-
 @pytest.fixture(scope="module")
 def misbehaving(tmp_path_factory):
     """One run of a grid with a good learner and one per way of failing, under the watchdog."""

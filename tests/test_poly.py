@@ -24,10 +24,6 @@ def _quadratic_data(key, num):
     return x, jnp.einsum("ni,ij,nj->n", x, a, x) + x @ b + 0.3
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("poly")
-
-
 @pytest.fixture(scope="module")
 def quadratic():
     x, y = _quadratic_data(jax.random.key(1), 3000)

@@ -20,10 +20,6 @@ def _data(inst, seed, num):
     return params, x, y, meta
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("reference")
-
-
 @pytest.fixture(scope="module")
 def f1():
     inst = instances.make(F1[0], **F1[1])

@@ -80,10 +80,6 @@ def _spawn(wd: Path, shard: int = 0, num_shards: int = 1) -> subprocess.Popen:
     )
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("results")
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> bytes:
     """results.jsonl of an uninterrupted single-process run over all cells."""

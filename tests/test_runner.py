@@ -37,10 +37,6 @@ def _cells(config):
     return {c.entry: c for c in grid.expand(config)}
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("runner")
-
-
 @pytest.fixture(scope="module")
 def f1_cells():
     return _cells(

@@ -29,10 +29,6 @@ def _cli(*args, cwd):
     )
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("sample_cli")
-
-
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """The CLI run end to end once, as a user would."""

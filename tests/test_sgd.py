@@ -16,10 +16,6 @@ from hardnet.analysis.metrics import best_cosines, nmse
 D, M = 16, 8
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("sgd")
-
-
 @pytest.fixture(scope="module")
 def f6():
     inst = hardnet.instances.make("easy_depth2", d=D, m=M)

@@ -9,9 +9,6 @@ import pytest
 from hardnet.core import streaming
 from hardnet.instances import make
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("streaming")
-
 
 @pytest.fixture(scope="module")
 def instance():

@@ -13,10 +13,6 @@ ROOT = Path(__file__).parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 
 
-# One worker runs this module, so its module-scoped fixtures are built once (scripts/test).
-pytestmark = pytest.mark.xdist_group("workflow")
-
-
 @pytest.fixture(scope="module")
 def workflow() -> dict:
     data = yaml.safe_load(WORKFLOW.read_text())
