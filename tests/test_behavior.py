@@ -113,7 +113,6 @@ def _same_row(want: dict, got: dict, where: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("smoke")  # before test_wheel's smoke run, which then reuses its programs
 def test_smoke_rows_unchanged():
     golden = [from_jsonable(json.loads(line)) for line in GOLDEN.read_text().splitlines()]
     caches = runner.Caches()

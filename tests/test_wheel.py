@@ -24,7 +24,6 @@ def _run(cmd, **kwargs):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("smoke")  # after test_behavior's smoke rows: their compiled programs
 def test_a_wheel_runs_the_smoke_config_by_name_outside_the_checkout(tmp_path):
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
