@@ -44,35 +44,18 @@ def test_every_family_has_a_small_config():
     assert set(SMALL) == set(families())
 
 
-# Each family's programs are compiled once per shape and shared by the tests below (called
-# eagerly, a sampler compiles hundreds of primitives per new shape: 5x the time of one program).
 @functools.cache
 def _small(family):
+    """One instance per family, so that the tests share its jitted programs (one per shape)."""
     return make(family, **SMALL[family])
-
-
-@functools.cache
-def _init(family):
-    return jax.jit(_small(family).init)
-
-
-@functools.cache
-def _rows(family, num):
-    """`(params, key, start) -> rows start .. start+num` of `_small(family)`, start traced."""
-    inst = _small(family)
-    return jax.jit(lambda p, key, start: inst.sample(p, key, num, start))
-
-
-def _sampler(inst, num):
-    return jax.jit(lambda p, key: inst.sample(p, key, num))
 
 
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_same_key_same_numbers(family):
-    init = _init(family)
-    p1, p2 = init(jax.random.key(7)), init(jax.random.key(7))
+    inst = _small(family)
+    p1, p2 = inst.init(jax.random.key(7)), inst.init(jax.random.key(7))
     jax.tree.map(np.testing.assert_array_equal, p1, p2)
-    sample = lambda p, key: _rows(family, 63)(p, key, 0)
+    sample = lambda p, key: inst.sample(p, key, 63)
     a, b = sample(p1, jax.random.key(8)), sample(p2, jax.random.key(8))
     jax.tree.map(np.testing.assert_array_equal, a, b)
     c = sample(p1, jax.random.key(9))
@@ -87,11 +70,11 @@ def test_vmap_over_seeds_equals_loop(family):
     params = jax.jit(jax.vmap(inst.init))(keys)
     batched = jax.jit(jax.vmap(lambda p, key: inst.sample(p, key, 63)))(params, data_keys)
     for i in range(3):
-        p_i = _init(family)(keys[i])
+        p_i = inst.init(keys[i])
         jax.tree.map(
             lambda a, b: np.testing.assert_allclose(a[i], b, rtol=1e-6, atol=1e-6), params, p_i
         )
-        single = _rows(family, 63)(p_i, data_keys[i], 0)
+        single = inst.sample(p_i, data_keys[i], 63)
         jax.tree.map(
             lambda a, b: np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=1e-6), batched, single
         )
@@ -99,10 +82,11 @@ def test_vmap_over_seeds_equals_loop(family):
 
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_chunked_equals_one_shot(family):
-    params = _init(family)(jax.random.key(0))
+    inst = _small(family)
+    params = inst.init(jax.random.key(0))
     key = jax.random.key(1)
-    whole = _rows(family, 63)(params, key, 0)
-    parts = [_rows(family, 21)(params, key, start) for start in (0, 21, 42)]  # unaligned starts
+    whole = inst.sample(params, key, 63)
+    parts = [inst.sample(params, key, 21, start) for start in (0, 21, 42)]  # unaligned starts
     joined = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
     np.testing.assert_allclose(whole[0], joined[0], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(whole[1], joined[1], atol=Y_ATOL.get(family, 1e-5))
@@ -112,12 +96,12 @@ def test_chunked_equals_one_shot(family):
 @pytest.mark.parametrize("family", sorted(SMALL))
 def test_shapes_dtypes_and_meta(family):
     inst, num = _small(family), 21
-    params = _init(family)(jax.random.key(0))
-    x, y, meta = _rows(family, num)(params, jax.random.key(1), 0)
+    params = inst.init(jax.random.key(0))
+    x, y, meta = inst.sample(params, jax.random.key(1), num)
     assert x.shape == (num, inst.input_dim) and x.dtype == jnp.float32
     assert y.shape == (num,) and y.dtype == jnp.float32
     assert meta["informative"].dtype == jnp.bool_ and meta["informative"].shape == (num,)
-    np.testing.assert_allclose(jax.jit(inst.apply)(params, x), y, atol=1e-5)
+    np.testing.assert_allclose(inst.apply(params, x), y, atol=1e-5)
     if kind(family) == "prg":
         assert (
             meta["hyperedge_hash"].shape == (num, 2) and meta["hyperedge_hash"].dtype == jnp.uint32
@@ -136,7 +120,7 @@ def test_shapes_dtypes_and_meta(family):
 def test_informative_fraction_matches_formula(family):
     inst = make(family, **SMALL[family])
     num = 40_000
-    _, _, meta = _sampler(inst, num)(inst.init(jax.random.key(0)), jax.random.key(1))
+    _, _, meta = inst.sample(inst.init(jax.random.key(0)), jax.random.key(1), num)
     hits = int(np.asarray(meta["informative"]).sum())
     low, high = stats.wilson_interval(hits, num, 0.999)
     assert low <= inst.informative_fraction <= high, (hits / num, inst.informative_fraction)
@@ -146,7 +130,7 @@ def test_informative_fraction_matches_formula(family):
 def test_null_is_balanced_consistent_and_uncorrelated(family):
     inst = make(family, **NOISE_FREE[family], null=True)
     params = inst.init(jax.random.key(3))
-    _, y, meta = _sampler(inst, 20_000)(params, jax.random.key(4))
+    _, y, meta = inst.sample(params, jax.random.key(4), 20_000)
     inf = np.asarray(meta["informative"])
     y, planted = np.asarray(y)[inf], np.asarray(meta["planted_bit"])[inf]
     clean = np.asarray(meta["clean_label"])[inf]

@@ -205,7 +205,7 @@ def test_chunk_and_memory_checks():
     with pytest.raises(ValueError, match=r"max_bytes=300; pass a smaller chunk"):
         gf2.make(public=public, chunk=8, max_bytes=300)  # (37 + 8) × 2 × 4 = 360 bytes
     learner = gf2.make(public=public, chunk=8, max_bytes=400)
-    x, y, _ = jax.jit(lambda p, k: inst.sample(p, k, 150))(params, jax.random.key(1))
+    x, y, _ = inst.sample(params, jax.random.key(1), 150)
     with pytest.raises(ValueError, match="max_bytes=400"):
         learner.fit(None, x, y)  # all 150 rows at once: (37 + 150) × 8 bytes
     fit = jax.jit(lambda x, y: learner.fit_online(None, array_source(x, y), 150).info)

@@ -14,7 +14,7 @@ from hardnet.instances import make as make_instance
 def f6_data():
     inst = make_instance("easy_depth2", d=8, m=4)
     params = inst.init(jax.random.key(0))
-    x, y, _ = jax.jit(lambda p, k: inst.sample(p, k, 600))(params, jax.random.key(1))
+    x, y, _ = inst.sample(params, jax.random.key(1), 600)
     return inst, params, x, y
 
 
@@ -27,8 +27,7 @@ def test_generic_learners_fit_with_defaults(name, f6_data):
     learner = learners.make(name)
     assert isinstance(learner, Learner) and learner.name == name and learner.vmappable
     budget = {"sgd": 50}.get(name)  # keep the default sgd run short here
-    # jitted as the runner calls it (eager calls: test_every_learner_accepts_numpy_and_jax_arrays)
-    predictor = jax.jit(lambda k, x, y: learner.fit(k, x, y, budget))(jax.random.key(2), x, y)
+    predictor = learner.fit(jax.random.key(2), x, y, budget)
     assert isinstance(predictor, Predictor)
     y_hat = predictor(x[:7])
     assert y_hat.shape == (7,) and bool(np.all(np.isfinite(np.asarray(y_hat))))

@@ -1,7 +1,6 @@
 """hardnet.run.runner.run_cell: rows, metrics, failures, determinism (on tiny cells)."""
 
 import dataclasses
-import functools
 import json
 
 import jax
@@ -395,10 +394,8 @@ def test_prg_rows_in_chunks_keep_inputs_hyperedges_and_label_bits(chunk):
     inst = grid.expand(_config(f3, {"poly": {}}))[0].make_instance()
     params = inst.init(jax.random.key(0))
     key = jax.random.key(1)
-    # jitted as the runner draws them (eagerly, each new shape compiles hundreds of primitives)
-    rows = functools.cache(lambda num: jax.jit(lambda p, k, s: inst.sample(p, k, num, s)))
-    x, y, meta = rows(1000)(params, key, 0)
-    parts = [rows(min(chunk, 1000 - s))(params, key, s) for s in range(0, 1000, chunk)]
+    x, y, meta = inst.sample(params, key, 1000)
+    parts = [inst.sample(params, key, min(chunk, 1000 - s), s) for s in range(0, 1000, chunk)]
     xc, yc, mc = jax.tree.map(lambda *a: np.concatenate(a), *parts)
     np.testing.assert_allclose(xc, np.asarray(x), rtol=0, atol=4 * U32 * np.abs(xc).max())
     for name in ("hyperedge", "hyperedge_hash", "informative", "planted_bit"):

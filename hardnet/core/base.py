@@ -188,6 +188,12 @@ class FitFn(Protocol):
     ) -> Predictor: ...
 
 
+def jit_fit(fit: FitFn) -> FitFn:
+    """`fit` jitted with `budget` and `monitor` static: called eagerly, one compiled program per
+    shape instead of one per primitive; inside another jit (the runner's), inlined."""
+    return jax.jit(fit, static_argnames=("budget", "monitor"))
+
+
 class Source(Protocol):
     """An online data source hiding the teacher: `source(start, num) -> (x, y)`, rows
     `start .. start+num` of one data stream (`start` traced, `num` static; jit-able). The runner's

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from hardnet.core import prg, validation
-from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source, jit_fit
 from hardnet.core.source import read_rows
 
 NAME = "brute_force"
@@ -188,5 +188,6 @@ def make(
         "predicate": pred.name,
         "encoding": public.encoding.name,
     }
-    fit = jax.jit(fit, static_argnames=("budget", "monitor"))  # eager: one program per shape
-    return Learner(name=NAME, config=config, fit=fit, fit_online=fit_online, vmappable=True)
+    return Learner(
+        name=NAME, config=config, fit=jit_fit(fit), fit_online=fit_online, vmappable=True
+    )

@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet.core import prg, validation
-from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Public, Source, jit_fit
 from hardnet.core.source import array_source, check_source, fold_rows
 from hardnet.learners._lib import gf2_elim
 from hardnet.learners.brute_force import check_public, rows_used, training_rows
@@ -380,7 +380,7 @@ def make(
     return Learner(
         name=NAME,
         config=config,
-        fit=jax.jit(fit, static_argnames=("budget", "monitor")),  # eager: one program per shape
+        fit=jit_fit(fit),
         fit_online=fit_online,
         vmappable=True,
         estimate=estimate,

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hardnet.core import linalg, validation
-from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, log_final
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, jit_fit, log_final
 from hardnet.core.source import (
     array_source,
     check_source,
@@ -313,7 +313,7 @@ def make(
         matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
         name=NAME,
         config=config,
-        fit=jax.jit(fit, static_argnames=("budget", "monitor")),  # eager: one program per shape
+        fit=jit_fit(fit),
         fit_online=fit_online,
         vmappable=True,
         estimate=estimate,

@@ -51,7 +51,7 @@ import optax
 from jax import lax
 
 from hardnet.core import validation
-from hardnet.core.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, jit_fit
 from hardnet.core.source import check_source, read_rows
 from hardnet.learners._lib.mlp import ACTIVATIONS, Network
 
@@ -261,7 +261,7 @@ def make(
         name=NAME,
         estimate=estimate,
         config=config,
-        fit=jax.jit(fit, static_argnames=("budget", "monitor")),
+        fit=jit_fit(fit),
         fit_online=jax.jit(fit_online, static_argnames=("source", "budget", "monitor")),
         vmappable=True,
         curves=("train_loss", "weight_movement", "monitor/test_mse", "monitor/cosine_min"),

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from hardnet.core import validation
-from hardnet.core.base import Array, Learner, Monitor, Predictor, Source
+from hardnet.core.base import Array, Learner, Monitor, Predictor, Source, jit_fit
 from hardnet.core.source import array_source, check_source
 from hardnet.learners._lib import tensor_method, tensor_refine
 from hardnet.learners._lib.tensor_method import Settings
@@ -211,7 +211,7 @@ def _learner(s: Settings) -> Learner:
         matmul_precision="highest",  # Gram/moment sums in float32 (core/base.py)
         name=NAME,
         config=dataclasses.asdict(s),
-        fit=jax.jit(fit, static_argnames=("budget", "monitor")),  # eager: one program per shape
+        fit=jit_fit(fit),
         fit_online=fit_online,
         estimate=estimate,
         curves=("lm_loss",),
